@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test migrate venv dev-token clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+var/admin-token:
+	@mkdir -p var
+	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > var/admin-token
+	@chmod 600 var/admin-token
+
+migrate: venv
+	$(BIN)/alembic upgrade head
+
+# First run: venv, install, migrate the SQLite default, serve on 127.0.0.1:8000.
+run: venv var/admin-token migrate
+	@echo "admin token (development): $$(cat var/admin-token)"
+	@echo "try: curl -H \"Authorization: Bearer $$(cat var/admin-token)\" http://127.0.0.1:8000/admin/reconciliation"
+	WALLET_ADMIN_TOKEN="$${WALLET_ADMIN_TOKEN:-$$(cat var/admin-token)}" \
+	  exec $(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
+
+# The whole suite: unit, API (SQLite and PostgreSQL), integration and e2e on a throwaway PostgreSQL.
+test: venv
+	scripts/pg-throwaway $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,69 @@
+"""The Lucky Monaco operator wallet: create_app() builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response
+
+from config import Settings
+from wallet.db import make_engine
+from wallet.jsonutil import DecimalJSONProvider, dumps
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from `settings` (read from the environment when not given)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.json = DecimalJSONProvider(app)
+    app.config["WALLET_SETTINGS"] = settings
+    # Werkzeug refuses to read more than this from a request body (chunked bodies included).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    register_logging(settings)
+    register_extensions(app, settings)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    app.extensions["wallet.engine"] = make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from wallet.admin.blueprint import bp as admin_bp
+    from wallet.callbacks.blueprint import VersionConverter
+    from wallet.callbacks.blueprint import bp as callbacks_bp
+
+    app.url_map.converters["v4"] = VersionConverter
+    app.register_blueprint(callbacks_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """JSON for HTTP-level errors (unknown path 404, wrong method 405, ...)."""
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return Response(
+            dumps({"error": exc.name, "description": exc.description}),
+            status=exc.code or 500,
+            mimetype="application/json",
+        )
+
+
+def register_commands(app: Flask) -> None:
+    from wallet.admin.cli import wallet_cli
+
+    app.cli.add_command(wallet_cli)

@@ -1,0 +1,80 @@
+"""Engine and unit of work. One business operation = one database transaction.
+
+PostgreSQL: READ COMMITTED with row locks (`SELECT ... FOR UPDATE`), a
+transaction-scoped advisory lock per provider reference, and unique
+constraints do the serialising, so any number of processes on any number of
+hosts may share the database.
+
+SQLite: every transaction starts with `BEGIN IMMEDIATE`, which takes the
+database's single write lock up front; WAL mode lets readers continue.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+    """An engine for `url` with the settings this service relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _serialise_sqlite(engine)
+        return engine
+    if parsed.drivername in ("postgresql", "postgres"):
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _serialise_sqlite(engine: Engine) -> None:
+    """Driver-level autocommit off, BEGIN IMMEDIATE on every transaction (SQLAlchemy pysqlite recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def lock_reference(conn: Connection, reference: str) -> None:
+    """Serialise every transaction that touches one provider reference, whoever the player.
+
+    On PostgreSQL a transaction-scoped advisory lock (released at commit or
+    rollback); SQLite already serialises all writers.
+    """
+    if is_postgres(conn):
+        key = zlib.crc32(reference.encode("utf-8"))
+        conn.execute(text("SELECT pg_advisory_xact_lock(1470, :k)"), {"k": key - 2**31})
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """Run a block in one transaction: commit when it returns, roll back when it raises."""
+    with engine.begin() as conn:
+        yield conn

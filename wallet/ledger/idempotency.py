@@ -1,0 +1,90 @@
+"""Exactly one answer per callback uuid.
+
+The answer is stored in the same transaction as the work it describes, so a
+replayed uuid gets the first answer back and the money cannot move twice. The
+uuid is the primary key of `requests`: two workers racing with one uuid
+serialise on that key, the loser rolls back all it did and replays the
+winner's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from wallet.jsonutil import dumps, loads
+from wallet.ledger.models import requests_log, utcnow
+from wallet.ledger.outcomes import Answer, Code, Refused
+from wallet.ledger.requests import CallbackRequest
+
+Operation = Callable[[Connection, CallbackRequest], Answer]
+
+
+class Reply(NamedTuple):
+    """The provider error code of an answer and its JSON text, exactly as sent (and stored)."""
+
+    error: int
+    body: str
+
+    @classmethod
+    def of(cls, answer: Answer) -> Reply:
+        return cls(int(answer.error), dumps(answer.as_dict()))
+
+
+class _LostRace(Exception):
+    """Another transaction stored an answer for this uuid first."""
+
+
+def _stored(conn: Connection, uuid: str) -> Row[Any] | None:
+    return conn.execute(
+        select(requests_log.c.body_hash, requests_log.c.response).where(requests_log.c.uuid == uuid)
+    ).first()
+
+
+def _remember(conn: Connection, q: CallbackRequest, response: str) -> bool:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    inserted = conn.execute(
+        dialect.insert(requests_log)
+        .values(uuid=q.uuid, method=q.method, body_hash=q.body_hash, response=response, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["uuid"])
+    )
+    return inserted.rowcount == 1
+
+
+def _replay(stored: Row[Any], q: CallbackRequest) -> Reply:
+    if stored.body_hash != q.body_hash:
+        fields = {"reference": q.reference} if q.method == "refund" and q.reference else {}
+        return Reply.of(Answer(Code.INVALID_UUID_OR_SIGNATURE, "uuid already used for a different request", fields))
+    return Reply(int(loads(stored.response)["error"]), stored.response)
+
+
+def run_callback(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply:
+    """Run `operation` once for `q.uuid` and return the JSON answer (the stored one on replay).
+
+    Returns only after the commit: an answer never reports work that did not
+    reach the database. Database errors propagate (the caller answers 100).
+    """
+    try:
+        with engine.begin() as conn:
+            stored = _stored(conn, q.uuid)
+            if stored is not None:
+                return _replay(stored, q)
+            reply = Reply.of(operation(conn, q))
+            if not _remember(conn, q, reply.body):
+                raise _LostRace
+            return reply
+    except Refused as refused:
+        # Nothing of the refused operation is kept; its answer is, so a replay gets it again.
+        reply = Reply.of(refused.answer)
+        with engine.begin() as conn:
+            if _remember(conn, q, reply.body):
+                return reply
+    except _LostRace:
+        pass
+    with engine.begin() as conn:
+        stored = _stored(conn, q.uuid)
+    assert stored is not None
+    return _replay(stored, q)

@@ -1,0 +1,462 @@
+"""The money-moving operations. Each runs inside one transaction that its caller owns.
+
+Lock order, the same in every operation so that concurrent ones cannot
+deadlock: the player row (FOR UPDATE), then the provider reference (advisory
+lock), then the round row (FOR UPDATE). All checks come before the first
+write; a `Refused` raised anyway makes the caller roll back everything.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from wallet.db import lock_reference
+from wallet.ledger.models import players, reversals, rounds, transactions, utcnow
+from wallet.ledger.outcomes import Answer, Code, Conflict, Invalid, NotFound, Refused
+from wallet.ledger.requests import CallbackRequest
+from wallet.money import AmountError, from_minor, is_known_currency, to_minor
+
+SUCCESS = "Success"
+NOTHING_REFUNDED = "Success: no bet with this reference or round, nothing refunded"
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _player(conn: Connection, user_id: str, *, lock: bool) -> Row[Any] | None:
+    stmt = select(players).where(players.c.user_id == user_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).first()
+
+
+def _prior(conn: Connection, reference: str) -> dict[str, Row[Any]]:
+    """Every transaction already recorded under `reference`, by kind, with owner and refund link."""
+    owner = players.alias("owner")
+    rnd = rounds.alias("rnd")
+    rows = conn.execute(
+        select(
+            transactions.c.id,
+            transactions.c.kind,
+            transactions.c.amount,
+            transactions.c.balance_after,
+            transactions.c.currency,
+            transactions.c.round_pk,
+            owner.c.user_id,
+            rnd.c.round_id,
+            reversals.c.refund_id.label("reversed_by"),
+        )
+        .select_from(
+            transactions.join(owner, owner.c.id == transactions.c.player_id)
+            .outerjoin(rnd, rnd.c.id == transactions.c.round_pk)
+            .outerjoin(reversals, reversals.c.bet_id == transactions.c.id)
+        )
+        .where(transactions.c.reference == reference)
+    ).all()
+    return {row.kind: row for row in rows}
+
+
+def _round_by_id(conn: Connection, round_id: str) -> Row[Any] | None:
+    return conn.execute(
+        select(rounds).where(rounds.c.round_id == round_id).with_for_update()
+    ).first()
+
+
+def _round_by_pk(conn: Connection, pk: int) -> Row[Any]:
+    return conn.execute(select(rounds).where(rounds.c.id == pk).with_for_update()).one()
+
+
+def _insert_round(conn: Connection, values: dict[str, Any]) -> Row[Any]:
+    """Create the round unless a concurrent transaction just did; either way return it locked."""
+    now = utcnow()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(rounds)
+        .values(created_at=now, updated_at=now, **values)
+        .on_conflict_do_nothing(index_elements=["round_id"])
+    )
+    row = _round_by_id(conn, values["round_id"])
+    assert row is not None
+    return row
+
+
+def _set_round(conn: Connection, pk: int, **values: Any) -> None:
+    conn.execute(update(rounds).where(rounds.c.id == pk).values(updated_at=utcnow(), **values))
+
+
+def _settled(round_row: Row[Any]) -> bool:
+    return bool(round_row.has_result) or round_row.status == "ended"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_currency(given: str | None, expected: str) -> None:
+    if given is not None and given != expected:
+        raise Refused(Code.CURRENCY_MISMATCH, f"Currency {given} does not match the wallet's {expected}")
+
+
+def _minor(amount: Decimal | None, currency: str) -> int:
+    assert amount is not None
+    try:
+        return to_minor(amount, currency)
+    except AmountError as exc:
+        raise Refused(Code.INVALID_AMOUNT, f"Invalid amount: {exc}") from exc
+
+
+def _unknown_player(prior: dict[str, Row[Any]], user_id: str) -> Refused:
+    """No wallet for `user_id`; but a reference owned by someone else is a conflict (7) first."""
+    if prior:
+        return Refused(Code.BAD_PARAMETERS, "Reference belongs to another player")
+    return Refused(Code.INTERNAL_RETRY, f"Player {user_id} not found")
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def _post(
+    conn: Connection,
+    player: Row[Any],
+    kind: str,
+    amount: int,
+    q: CallbackRequest,
+    *,
+    round_pk: int | None,
+    note: str | None = None,
+) -> tuple[int, int]:
+    """Append one ledger entry and move the player's balance with it. Returns (id, balance_after)."""
+    balance = player.balance + amount
+    if amount:
+        conn.execute(
+            update(players)
+            .where(players.c.id == player.id)
+            .values(balance=balance, updated_at=utcnow())
+        )
+    tx_id = conn.execute(
+        insert(transactions)
+        .values(
+            kind=kind,
+            reference=q.reference,
+            player_id=player.id,
+            round_pk=round_pk,
+            amount=amount,
+            balance_after=balance,
+            currency=player.currency,
+            request_uuid=q.uuid or None,
+            session_id=q.session_id,
+            provider_id=q.provider_id,
+            game_id=q.game_id,
+            game_name=q.game_name,
+            round_details=q.round_details,
+            bonus_code=q.bonus_code,
+            provider_ts=q.timestamp,
+            note=note,
+            created_at=utcnow(),
+        )
+        .returning(transactions.c.id)
+    ).scalar_one()
+    return tx_id, balance
+
+
+def _money_answer(tx_id: int, currency: str, balance: int, description: str = SUCCESS, **extra: Any) -> Answer:
+    return Answer(
+        Code.SUCCESS,
+        description,
+        {**extra, "transactionId": str(tx_id), "currency": currency, "cash": from_minor(balance, currency)},
+    )
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def check(conn: Connection, q: CallbackRequest) -> Answer:
+    """May this player bet now?"""
+    player = _player(conn, q.user_id, lock=False)
+    if player is None:
+        raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found")
+    _check_currency(q.currency, player.currency)
+    if player.status == "frozen":
+        raise Refused(Code.PLAYER_FROZEN, "Player is frozen")
+    return Answer(Code.SUCCESS, SUCCESS)
+
+
+def balance(conn: Connection, q: CallbackRequest) -> Answer:
+    player = _player(conn, q.user_id, lock=False)
+    if player is None:
+        raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found")
+    _check_currency(q.currency, player.currency)
+    return Answer(
+        Code.SUCCESS,
+        SUCCESS,
+        {"currency": player.currency, "cash": from_minor(player.balance, player.currency)},
+    )
+
+
+def bet(conn: Connection, q: CallbackRequest) -> Answer:
+    """Debit the stake, once per reference; never for a refunded reference or a closed round."""
+    assert q.reference is not None and q.round_id is not None
+    player = _player(conn, q.user_id, lock=True)
+    lock_reference(conn, q.reference)
+    prior = _prior(conn, q.reference)
+    if player is None:
+        raise _unknown_player(prior, q.user_id)
+    _check_currency(q.currency, player.currency)
+    stake = _minor(q.amount, player.currency)
+
+    if "win" in prior:
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a result")
+    earlier = prior.get("bet")
+    if earlier is not None and (
+        earlier.user_id != q.user_id or earlier.amount != -stake or earlier.round_id != q.round_id
+    ):
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a different bet")
+    if "refund" in prior or (earlier is not None and earlier.reversed_by is not None):
+        raise Refused(Code.BET_NOT_ALLOWED, "Reference already refunded")
+    if earlier is not None:  # a retransmission: answer as the first time, move nothing
+        return _money_answer(earlier.id, earlier.currency, earlier.balance_after)
+
+    if player.status == "frozen":
+        raise Refused(Code.PLAYER_FROZEN, "Player is frozen")
+    rnd = _round_by_id(conn, q.round_id) or _insert_round(
+        conn, {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id}
+    )
+    if rnd.status == "cancelled":
+        raise Refused(Code.BET_NOT_ALLOWED, "Round is cancelled")
+    if rnd.status == "ended":
+        raise Refused(Code.BET_NOT_ALLOWED, "Round has ended")
+    if player.balance < stake:
+        raise Refused(Code.INSUFFICIENT_BALANCE, "Insufficient balance")
+    tx_id, after = _post(conn, player, "bet", -stake, q, round_pk=rnd.id)
+    return _money_answer(tx_id, player.currency, after)
+
+
+def result(conn: Connection, q: CallbackRequest) -> Answer:
+    """Credit a win (0 = round lost). Paid to frozen players and whatever the session."""
+    assert q.reference is not None and q.round_id is not None
+    player = _player(conn, q.user_id, lock=True)
+    lock_reference(conn, q.reference)
+    prior = _prior(conn, q.reference)
+    if player is None:
+        raise _unknown_player(prior, q.user_id)
+    _check_currency(q.currency, player.currency)
+    win = _minor(q.amount, player.currency)
+
+    if "bet" in prior or "refund" in prior:
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a bet")
+    earlier = prior.get("win")
+    if earlier is not None:
+        if earlier.user_id != q.user_id or earlier.amount != win or earlier.round_id != q.round_id:
+            raise Refused(Code.BAD_PARAMETERS, "Reference already used by a different result")
+        return _money_answer(earlier.id, earlier.currency, earlier.balance_after)
+
+    rnd = _round_by_id(conn, q.round_id) or _insert_round(
+        conn, {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id}
+    )
+    if rnd.status == "cancelled":
+        raise Refused(Code.BET_NOT_ALLOWED, "Round is cancelled")
+    if not rnd.has_result:
+        _set_round(conn, rnd.id, has_result=True)
+    tx_id, after = _post(conn, player, "win", win, q, round_pk=rnd.id)
+    return _money_answer(tx_id, player.currency, after)
+
+
+def end_round(conn: Connection, q: CallbackRequest) -> Answer:
+    """Mark the round finished (a cancelled round stays cancelled). Moves no money; repeatable."""
+    assert q.round_id is not None
+    player = _player(conn, q.user_id, lock=True)
+    if player is None:
+        raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found")
+    _check_currency(q.currency, player.currency)
+    rnd = _round_by_id(conn, q.round_id)
+    if rnd is None:
+        _insert_round(
+            conn,
+            {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id, "status": "ended"},
+        )
+    elif rnd.status == "open":
+        _set_round(conn, rnd.id, status="ended")
+    return Answer(
+        Code.SUCCESS,
+        SUCCESS,
+        {"currency": player.currency, "cash": from_minor(player.balance, player.currency)},
+    )
+
+
+def refund(conn: Connection, q: CallbackRequest) -> Answer:
+    """Reverse a bet (by reference) or a round's bets (by roundId), exactly once (PROTOCOL.md section 3)."""
+    assert q.reference is not None
+    ref = {"reference": q.reference}
+    player = _player(conn, q.user_id, lock=True)
+    lock_reference(conn, q.reference)
+    prior = _prior(conn, q.reference)
+    earlier, bet_row = prior.get("refund"), prior.get("bet")
+
+    owner = (earlier or bet_row).user_id if (earlier or bet_row) else None
+    if owner is not None and owner != q.user_id:
+        raise Refused(Code.BAD_PARAMETERS, "Reference belongs to another player", **ref)
+    if player is None:
+        raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found", **ref)
+    _check_currency(q.currency, player.currency)
+    given = _minor(q.amount, player.currency) if q.amount is not None else None
+    if bet_row is not None and given is not None and given != -bet_row.amount:
+        raise Refused(Code.INVALID_AMOUNT, "Amount differs from the bet's amount", **ref)
+
+    if earlier is not None:  # a retransmission of this refund: answer as the first time
+        description = SUCCESS if earlier.amount or bet_row is not None else NOTHING_REFUNDED
+        return _money_answer(earlier.id, earlier.currency, earlier.balance_after, description, **ref)
+
+    if bet_row is not None:  # path 1: the bet with this reference
+        rnd = _round_by_pk(conn, bet_row.round_pk)
+        if bet_row.reversed_by is not None:  # refunded already, by a round refund
+            first = conn.execute(
+                select(transactions.c.id, transactions.c.balance_after).where(
+                    transactions.c.id == bet_row.reversed_by
+                )
+            ).one()
+            return _money_answer(first.id, player.currency, first.balance_after, **ref)
+        if _settled(rnd):
+            raise Refused(Code.BET_NOT_ALLOWED, "Round already settled; a bet with a result is not refundable", **ref)
+        return _reverse(conn, player, [bet_row], rnd, q)
+
+    rnd = _round_by_id(conn, q.round_id) if q.round_id else None
+    if rnd is not None:  # path 2: the round's bets that are not refunded yet
+        open_bets = _unrefunded_bets(conn, rnd.id)
+        if open_bets:
+            if any(b.user_id != q.user_id for b in open_bets):
+                raise Refused(Code.BAD_PARAMETERS, "Round has bets of another player", **ref)
+            if given is not None and given != -sum(b.amount for b in open_bets):
+                raise Refused(Code.INVALID_AMOUNT, "Amount differs from the round's bets", **ref)
+            if _settled(rnd):
+                raise Refused(Code.BET_NOT_ALLOWED, "Round already settled; not refundable", **ref)
+            return _reverse(conn, player, open_bets, rnd, q)
+
+    # path 3: nothing to reverse. Record the refund so that a late Bet with this reference gets 3.
+    if q.round_id and rnd is None:
+        rnd = _insert_round(
+            conn,
+            {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id, "status": "cancelled"},
+        )
+    elif rnd is not None and rnd.status == "open" and not rnd.has_result:
+        _set_round(conn, rnd.id, status="cancelled")
+    tx_id, after = _post(
+        conn, player, "refund", 0, q, round_pk=rnd.id if rnd else None, note="no matching bet: nothing refunded"
+    )
+    return _money_answer(tx_id, player.currency, after, NOTHING_REFUNDED, **ref)
+
+
+def _unrefunded_bets(conn: Connection, round_pk: int) -> list[Row[Any]]:
+    owner = players.alias("owner")
+    return conn.execute(
+        select(transactions.c.id, transactions.c.amount, owner.c.user_id)
+        .select_from(
+            transactions.join(owner, owner.c.id == transactions.c.player_id).outerjoin(
+                reversals, reversals.c.bet_id == transactions.c.id
+            )
+        )
+        .where(
+            and_(
+                transactions.c.round_pk == round_pk,
+                transactions.c.kind == "bet",
+                reversals.c.bet_id.is_(None),
+            )
+        )
+        .order_by(transactions.c.id)
+    ).all()
+
+
+def _reverse(
+    conn: Connection, player: Row[Any], bets: list[Row[Any]], rnd: Row[Any], q: CallbackRequest
+) -> Answer:
+    """Credit the bets back as one refund entry linked to each bet, and cancel the round.
+
+    The reversals' primary key (the bet) makes a second reversal of a bet fail
+    in the database even if every lock above were somehow bypassed.
+    """
+    total = -sum(b.amount for b in bets)
+    tx_id, after = _post(conn, player, "refund", total, q, round_pk=rnd.id)
+    conn.execute(
+        insert(reversals),
+        [{"bet_id": b.id, "refund_id": tx_id, "amount": -b.amount} for b in bets],
+    )
+    if rnd.status != "cancelled":
+        _set_round(conn, rnd.id, status="cancelled")
+    return _money_answer(tx_id, player.currency, after, reference=q.reference)
+
+
+CALLBACKS = {
+    "check": check,
+    "balance": balance,
+    "bet": bet,
+    "result": result,
+    "refund": refund,
+    "endround": end_round,
+}
+
+
+# --------------------------------------------------------------------------- admin
+
+
+def create_player(conn: Connection, user_id: str, currency: str) -> Row[Any]:
+    if not user_id or len(user_id) > 128:
+        raise Invalid("userId must be 1 to 128 characters")
+    if not is_known_currency(currency):
+        raise Invalid(f"currency {currency!r} is not an ISO 4217 code this wallet can hold")
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    created = conn.execute(
+        dialect.insert(players)
+        .values(user_id=user_id, currency=currency, status="active", balance=0, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id"])
+        .returning(players)
+    ).first()
+    if created is None:
+        raise Conflict(f"player {user_id} already exists")
+    return created
+
+
+def set_status(conn: Connection, user_id: str, status: str) -> Row[Any]:
+    if status not in ("active", "frozen"):
+        raise Invalid("status must be 'active' or 'frozen'")
+    row = conn.execute(
+        update(players)
+        .where(players.c.user_id == user_id)
+        .values(status=status, updated_at=utcnow())
+        .returning(players)
+    ).first()
+    if row is None:
+        raise NotFound(f"player {user_id} not found")
+    return row
+
+
+def adjust(
+    conn: Connection, user_id: str, amount: Decimal, reference: str, reason: str
+) -> tuple[bool, Row[Any]]:
+    """A signed manual credit/debit, idempotent by reference. Returns (created, transaction row)."""
+    player = _player(conn, user_id, lock=True)
+    if player is None:
+        raise NotFound(f"player {user_id} not found")
+    try:
+        minor = to_minor(amount, player.currency)
+    except AmountError as exc:
+        raise Invalid(str(exc)) from exc
+    if minor == 0:
+        raise Invalid("amount must not be zero")
+    earlier = conn.execute(
+        select(transactions).where(
+            transactions.c.reference == reference, transactions.c.kind == "adjustment"
+        )
+    ).first()
+    if earlier is not None:
+        if earlier.player_id != player.id or earlier.amount != minor or earlier.note != reason:
+            raise Conflict(f"adjustment {reference} already exists with other content")
+        return False, earlier
+    if player.balance + minor < 0:
+        raise Conflict("adjustment would take the balance below zero")
+    q = CallbackRequest(method="adjustment", uuid="", user_id=user_id, body_hash="", reference=reference)
+    tx_id, _ = _post(conn, player, "adjustment", minor, q, round_pk=None, note=reason)
+    row = conn.execute(select(transactions).where(transactions.c.id == tx_id)).one()
+    return True, row

@@ -1,0 +1,3 @@
+from wallet import create_app
+
+app = create_app()
