@@ -50,8 +50,9 @@ def _remember(conn: Connection, q: CallbackRequest, response: str) -> bool:
         dialect.insert(requests_log)
         .values(uuid=q.uuid, method=q.method, body_hash=q.body_hash, response=response, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["uuid"])
-    )
-    return inserted.rowcount == 1
+        .returning(requests_log.c.uuid)
+    ).first()
+    return inserted is not None
 
 
 def _replay(stored: Row[Any], q: CallbackRequest) -> Reply:
