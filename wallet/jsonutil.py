@@ -17,7 +17,8 @@ def loads(raw: bytes | str) -> Any:
 
 def dumps(obj: Any, **kwargs: Any) -> str:
     """Serialise; a Decimal is written as a JSON number with exactly its digits (99.90 stays 99.90)."""
-    return simplejson.dumps(obj, use_decimal=True, default=str, separators=(",", ":"), **kwargs)
+    kwargs.setdefault("separators", (",", ": ") if kwargs.get("indent") else (",", ":"))
+    return simplejson.dumps(obj, use_decimal=True, default=str, **kwargs)
 
 
 class DecimalJSONProvider(JSONProvider):

@@ -1,0 +1,27 @@
+"""The schema is Alembic's: `upgrade head` builds exactly what the models describe."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from wallet.ledger.models import Base
+
+
+def test_models_and_migrations_agree(database_url):
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_constraint_names_follow_the_naming_convention(database_url):
+    engine = create_engine(database_url)
+    inspector = inspect(engine)
+    checks = {c["name"] for c in inspector.get_check_constraints("transactions")}
+    uniques = {c["name"] for c in inspector.get_unique_constraints("transactions")}
+    engine.dispose()
+    assert {"ck_transactions_kind", "ck_transactions_amount_sign"} <= checks
+    assert "uq_transactions_reference_kind" in uniques
