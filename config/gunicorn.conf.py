@@ -27,3 +27,6 @@ loglevel = os.environ.get("WALLET_LOG_LEVEL", "info").lower()
 # Trust X-Forwarded-* only from the reverse proxy on this host; the wallet's own
 # allow-list uses WALLET_TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket sits at one fixed path per user: several wallets on
+# one host (tests, blue/green) would fight over it, and we do not use it.
+control_socket_disable = True
