@@ -278,3 +278,11 @@ def test_uuid_and_reference_are_per_request_not_per_player(provider, operator, p
     shared = uuid.uuid4().hex
     assert provider.call("Balance", uuid=shared)["error"] == 0
     assert provider.call("Balance", uuid=shared, userId="player-2")["error"] == 5
+
+
+def test_a_retryable_answer_is_not_remembered_for_its_uuid(provider, operator):
+    body = callback_body("Bet", userId="late-player", amount="1.00")
+    assert provider.send("Bet", body)["error"] == 100  # player not found (yet): retry
+    operator.open_player("late-player")
+    assert provider.send("Bet", body)["error"] == 0  # the provider's retry of the same uuid goes through
+    assert operator.balance("late-player") == Decimal("999.00")

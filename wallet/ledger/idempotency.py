@@ -78,8 +78,11 @@ def run_callback(engine: Engine, q: CallbackRequest, operation: Operation) -> Re
                 raise _LostRace
             return reply
     except Refused as refused:
-        # Nothing of the refused operation is kept; its answer is, so a replay gets it again.
+        # Nothing of the refused operation is kept. A final answer is, so that a replay gets
+        # it again; "internal error, retry" is not, or the provider's retry could never pass.
         reply = Reply.of(refused.answer)
+        if reply.error == Code.INTERNAL_RETRY:
+            return reply
         with engine.begin() as conn:
             if _remember(conn, q, reply.body):
                 return reply
