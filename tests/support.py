@@ -141,9 +141,9 @@ def wait_for_http(base: str, proc: subprocess.Popen[bytes] | None = None, timeou
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            requests.get(base + "/admin/reconciliation", timeout=1)
+            requests.get(base + "/V4/ready-probe", timeout=5)  # any answer (404) means it serves
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError(f"{base} did not answer within {timeout}s")
 

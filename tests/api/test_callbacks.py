@@ -286,3 +286,11 @@ def test_a_retryable_answer_is_not_remembered_for_its_uuid(provider, operator):
     operator.open_player("late-player")
     assert provider.send("Bet", body)["error"] == 0  # the provider's retry of the same uuid goes through
     assert operator.balance("late-player") == Decimal("999.00")
+
+
+def test_a_refund_refused_for_its_signature_still_echoes_the_reference(database_url):
+    app, client = _signed_provider(database_url, callback_secret="top-secret")
+    body = json.dumps(callback_body("Refund", reference="signed-ref"))
+    answer = client.post("/V4/Refund", data=body, headers={"X-Signature": "bad"}).get_json()
+    assert answer == {"error": 5, "description": answer["description"], "reference": "signed-ref"}
+    app.extensions["wallet.engine"].dispose()

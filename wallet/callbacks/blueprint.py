@@ -36,6 +36,9 @@ def _error(code: Code, description: str, reference: Any = None) -> Reply:
     return Reply.of(Answer(code, description, fields))
 
 
+_UNPARSABLE = object()
+
+
 def _reference_of(data: Any) -> Any:
     if isinstance(data, dict):
         for key, value in data.items():
@@ -74,15 +77,18 @@ def _handle(name: str) -> tuple[Reply, dict[str, Any]]:
         return _error(Code.BAD_PARAMETERS, "Request body too large"), {}
     except ClientDisconnected:
         return _error(Code.BAD_PARAMETERS, "Request body incomplete"), {}
-    if settings.callback_secret and not signature_ok(
-        settings.callback_secret, raw, request.headers.get("X-Signature")
-    ):
-        return _error(Code.INVALID_UUID_OR_SIGNATURE, "Missing or invalid signature"), {}
     try:
         data = loads(raw)
     except (ValueError, RecursionError):
-        return _error(Code.BAD_PARAMETERS, "Body is not valid JSON"), {}
+        data = _UNPARSABLE
+    # A Refund answer echoes the request's reference, whatever else is wrong with it.
     reference = _reference_of(data) if name == "refund" else None
+    if settings.callback_secret and not signature_ok(
+        settings.callback_secret, raw, request.headers.get("X-Signature")
+    ):
+        return _error(Code.INVALID_UUID_OR_SIGNATURE, "Missing or invalid signature", reference), {}
+    if data is _UNPARSABLE:
+        return _error(Code.BAD_PARAMETERS, "Body is not valid JSON"), {}
     if not isinstance(data, dict):
         return _error(Code.BAD_PARAMETERS, "Body must be a JSON object"), {}
     try:
