@@ -10,16 +10,21 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine, insert, select
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
 from tests.support import ADMIN_TOKEN, gunicorn
+from wallet.ledger.models import transactions
+from wallet.provider.models import cancel_requests
 from wallet.provider.sandbox import Sandbox, WalletClient, create_app
+from wallet.provider.service import STALE_AFTER
 
 SECRET = "e2e-callback-secret"
 
@@ -225,3 +230,22 @@ def test_the_cancel_record_is_shown_by_the_api_and_the_cli(world: World, postgre
     unknown = runner.invoke(args=["wallet", "cancel-round", "no-such-bet"])
     assert unknown.exit_code == 1 and "no bet with reference" in unknown.output
     app.extensions["wallet.engine"].dispose()
+
+
+def test_a_cancel_left_pending_by_a_dead_process_is_closed_by_the_next_one(world: World, postgres_url: str):
+    world.bet("bet-8", "round-8")
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:  # what a worker killed mid-call leaves behind
+        bet_id = conn.execute(select(transactions.c.id).where(transactions.c.reference == "bet-8")).scalar_one()
+        conn.execute(insert(cancel_requests).values(
+            uuid="dead-uuid", requested_by="killed worker", reference="bet-8", bet_transaction_id=bet_id,
+            user_id="p1", round_id="round-8", request_body="{}", status="pending",
+            created_at=datetime.now(UTC) - STALE_AFTER - timedelta(seconds=1),
+        ))
+    engine.dispose()
+
+    record = world.cancel("bet-8").json()
+
+    assert record["status"] == "confirmed"
+    dead = world.admin("GET", "/cancels", params={"reference": "bet-8"}).json()["items"][-1]
+    assert dead["uuid"] == "dead-uuid" and dead["status"] == "failed" and "abandoned" in dead["description"]
