@@ -171,6 +171,17 @@ def test_a_provider_that_never_answers_200_leaves_a_failed_record_in_bounded_tim
     assert world.balance() == Decimal("100.00")
 
 
+def test_a_provider_relaying_a_refused_refund_leaves_a_rejected_record_after_one_attempt(world: World):
+    world.bet("bet-9", "round-9")
+    world.sandbox.wallet = WalletClient(world.base, "not-the-wallets-secret")  # the wallet answers 5
+
+    record = world.cancel("bet-9").json()
+
+    assert record["status"] == "rejected" and record["error"] == 5
+    assert "signature" in record["description"] and len(record["attempts"]) == 1
+    assert world.balance() == Decimal("87.66")
+
+
 def test_a_provider_too_slow_to_answer_times_out_and_its_late_refunds_pay_exactly_once(
     postgres_url: str, provider_server: tuple[Sandbox, str]
 ):

@@ -12,6 +12,7 @@ Refund locks the player's row (SQLite: the whole database).
 
 from __future__ import annotations
 
+import logging
 import uuid as uuidlib
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,8 @@ from wallet.ledger.models import players, reversals, rounds, transactions, utcno
 from wallet.ledger.outcomes import Conflict, Invalid, NotFound
 from wallet.provider.client import TOTAL_BUDGET, Attempt, ProviderClient
 from wallet.provider.models import cancel_attempts, cancel_requests
+
+log = logging.getLogger("wallet.provider")
 
 MAX_PAGE = 1000
 # A cancel still pending this long after it started belongs to a process that died mid-call.
@@ -62,19 +65,29 @@ def request_cancel(
                 answer=attempt.answer,
             ))
 
-    answer = client.cancel_round(body, store)
+    try:
+        answer = client.cancel_round(body, store)
+    except Exception:
+        _finish(engine, cancel_id, "failed", None, "internal error while sending; see the service log")
+        raise
     if answer is None:
         status, error, description = "failed", None, "no answer from the provider after every attempt"
     else:
         status = "confirmed" if answer.error == 0 else "rejected"
         error, description = answer.error, answer.description
+    log.info("CancelRound id=%s reference=%s uuid=%s status=%s error=%s", cancel_id, reference, body["uuid"], status, error)
+    _finish(engine, cancel_id, status, error, description)
+    with engine.connect() as conn:
+        return get_cancel(conn, cancel_id)
+
+
+def _finish(engine: Engine, cancel_id: int, status: str, error: int | None, description: str | None) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(cancel_requests)
             .where(cancel_requests.c.id == cancel_id)
             .values(status=status, error=error, description=description, finished_at=utcnow())
         )
-        return get_cancel(conn, cancel_id)
 
 
 def _bet(conn: Connection, reference: str) -> Row[Any] | None:
