@@ -101,9 +101,9 @@ class Sandbox:
     # ----------------------------------------------------------------------- rounds
 
     def play_round(self, user_id: str, session_id: str, currency: str, *, stake: Decimal,
-                   win: Decimal | None, end: bool = True, round_id: str | None = None) -> dict[str, Any]:
-        """Bet, then Result (unless `win` is None: the round stays open), then EndRound if `end`."""
-        game_id, game_name = random.choice(GAMES)
+                   win: Decimal | None, game: tuple[str, str] = GAMES[0], round_id: str | None = None) -> dict[str, Any]:
+        """Bet, then Result and EndRound, unless `win` is None: then the round stays open (cancellable)."""
+        game_id, game_name = game
         round_id = round_id or f"rnd-{uuidlib.uuid4().hex[:12]}"
         common = {"userId": user_id, "sessionId": session_id, "currency": currency,
                   "gameId": game_id, "gameName": game_name, "roundId": round_id}
@@ -118,8 +118,7 @@ class Sandbox:
         if win is not None:
             played["result"] = self.wallet.call("Result", {**common, "reference": f"win-{uuidlib.uuid4().hex[:16]}",
                                                            "amount": win, "timeStamp": stamp, "roundDetails": "spin"})
-            if end:
-                played["endRound"] = self.wallet.call("EndRound", common)
+            played["endRound"] = self.wallet.call("EndRound", common)
         return played
 
     def play(self, user_ids: list[str], rounds: int, currency: str = "USD", *,
@@ -132,7 +131,8 @@ class Sandbox:
             for user_id in user_ids:
                 stake = Decimal(rng.choice(["0.50", "1.00", "2.00", "5.00"]))
                 win = stake * rng.choice([0, 0, 0, 2, 3]) if not (open_every and n % open_every == 0) else None
-                played.append(self.play_round(user_id, sessions[user_id], currency, stake=stake, win=win))
+                played.append(self.play_round(user_id, sessions[user_id], currency, stake=stake, win=win,
+                                              game=rng.choice(GAMES)))
         return played
 
 
