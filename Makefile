@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test migrate venv dev-token clean
+.PHONY: run test migrate venv dev-token clean demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: venv var/admin-token migrate
 # The whole suite: unit, API (SQLite and PostgreSQL), integration and e2e on a throwaway PostgreSQL.
 test: venv
 	scripts/pg-throwaway $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# CancelRound end to end on a fresh var/demo.sqlite3: wallet (gunicorn) + sandbox provider, then both stopped.
+demo: venv
+	$(BIN)/python scripts/demo.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

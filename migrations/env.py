@@ -9,6 +9,7 @@ from alembic import context
 from config import Settings
 from wallet.db import make_engine
 from wallet.ledger.models import Base
+import wallet.provider.models  # noqa: F401
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

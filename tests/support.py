@@ -143,7 +143,7 @@ def wait_for_http(base: str, proc: subprocess.Popen[bytes] | None = None, timeou
         try:
             requests.get(base + "/V4/ready-probe", timeout=5)  # any answer (404) means it serves
             return
-        except requests.RequestException:
+        except requests.RequestException:  # not up yet, or a worker still booting
             time.sleep(0.1)
     raise RuntimeError(f"{base} did not answer within {timeout}s")
 

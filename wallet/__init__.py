@@ -44,10 +44,12 @@ def register_blueprints(app: Flask) -> None:
     from wallet.admin.blueprint import bp as admin_bp
     from wallet.callbacks.blueprint import VersionConverter
     from wallet.callbacks.blueprint import bp as callbacks_bp
+    from wallet.provider.admin import bp as provider_admin_bp
 
     app.url_map.converters["v4"] = VersionConverter
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(provider_admin_bp, url_prefix="/admin")
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -65,5 +67,6 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from wallet.admin.cli import wallet_cli
+    import wallet.provider.cli  # noqa: F401  (adds cancel-round and cancels to the group)
 
     app.cli.add_command(wallet_cli)
