@@ -96,8 +96,11 @@ class Transaction(Base):
         ),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         Index("ix_transactions_player_id_id", "player_id", "id"),
-        Index("ix_transactions_round_pk", "round_pk"),
         Index("ix_transactions_created_at", "created_at"),
+        # Admin queries (migration 0003): each filter of the newest-first listing walks one of
+        # these backwards, so a page never sorts or counts the whole table.
+        Index("ix_transactions_round_pk_id", "round_pk", "id"),
+        Index("ix_transactions_kind_id", "kind", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
