@@ -42,12 +42,16 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from wallet.admin.blueprint import bp as admin_bp
+    from wallet.admin.openapi import bp as openapi_bp
+    from wallet.admin.support import bp as support_bp
     from wallet.callbacks.blueprint import VersionConverter
     from wallet.callbacks.blueprint import bp as callbacks_bp
 
     app.url_map.converters["v4"] = VersionConverter
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(openapi_bp)
+    app.register_blueprint(support_bp, url_prefix="/support")
 
 
 def register_errorhandlers(app: Flask) -> None:
