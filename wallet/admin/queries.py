@@ -185,10 +185,11 @@ def _conditions(f: TransactionFilter) -> list[Any]:
         conditions.append(transactions.c.kind == f.type)
     if f.status is not None:
         conditions.append(_status_condition(f.status))
+    # In UTC: SQLite compares the stored UTC wall-clock text and would ignore another zone.
     if f.since is not None:
-        conditions.append(transactions.c.created_at >= f.since)
+        conditions.append(transactions.c.created_at >= f.since.astimezone(UTC))
     if f.until is not None:
-        conditions.append(transactions.c.created_at < f.until)
+        conditions.append(transactions.c.created_at < f.until.astimezone(UTC))
     return conditions
 
 
