@@ -32,7 +32,7 @@ def seed(provider: Provider, operator: Operator) -> dict[str, str]:
 
 def get(operator: Operator, path: str, **params: Any) -> Any:
     """GET an admin path, assert 200, decode with exact decimals."""
-    r = operator.request("GET", path, query_string=params)
+    r = operator.request("GET", path, **({"query_string": params} if params else {}))
     assert r.status_code == 200, r.get_data(as_text=True)
     return json.loads(r.get_data(), parse_float=Decimal)
 

@@ -53,16 +53,9 @@ def _cell(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
-def _pick(item: dict[str, Any], column: str) -> Any:
-    """`bets.sum` reads item["bets"]["sum"]."""
-    for part in column.split("."):
-        item = item.get(part) if isinstance(item, dict) else None  # type: ignore[assignment]
-    return item
-
-
 def table(items: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> str:
     """A plain-text table with aligned columns (money right-aligned)."""
-    rows = [[_cell(_pick(item, c)) for c in columns] for item in items]
+    rows = [[_cell(export.value_at(item, c)) for c in columns] for item in items]
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
 
     def line(values: list[str], numeric: list[bool]) -> str:

@@ -32,6 +32,14 @@ def cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def value_at(item: dict[str, Any], column: str) -> Any:
+    """`bets.sum` reads item["bets"]["sum"], so nested answers flatten into columns."""
+    value: Any = item
+    for part in column.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def csv_lines(items: Iterable[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> Iterator[str]:
     """The header, then one CRLF-terminated, RFC 4180-quoted line per item (a generator: nothing buffered)."""
     buffer = io.StringIO()
@@ -45,4 +53,4 @@ def csv_lines(items: Iterable[dict[str, Any]], columns: tuple[str, ...] = COLUMN
 
     yield line(columns)
     for item in items:
-        yield line(cell(item.get(name)) for name in columns)
+        yield line(cell(value_at(item, name)) for name in columns)
