@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, exists, func, not_, or_, select
+from sqlalchemy import Connection, Row, Select, and_, func, not_, or_, select
 
 from wallet.ledger.models import players, reversals, rounds, transactions
 from wallet.ledger.outcomes import Invalid, NotFound
@@ -84,25 +84,33 @@ def decode_cursor(cursor: str) -> int:
 
 # --------------------------------------------------------------------------- transactions
 
-_refund_link = reversals.alias("refund_link")
-_applied = exists().where(reversals.c.refund_id == transactions.c.id)
-_settled_round = or_(rounds.c.has_result.is_(True), rounds.c.status == "ended")
+def _probe(column: Any, *where: Any) -> Any:
+    """A correlated scalar subquery: one index probe per listed row. Joins would let PostgreSQL
+    hash whole tables (players, rounds, reversals) for a page of 100 rows."""
+    return select(column).where(*where).limit(1).scalar_subquery()
+
+
+_refunded_by = _probe(reversals.c.refund_id, reversals.c.bet_id == transactions.c.id)
+_applied = _probe(reversals.c.bet_id, reversals.c.refund_id == transactions.c.id).is_not(None)
+_settled_round = _probe(
+    rounds.c.id, rounds.c.id == transactions.c.round_pk, or_(rounds.c.has_result.is_(True), rounds.c.status == "ended")
+).is_not(None)
 
 
 def _transaction_select() -> Select[Any]:
-    """Transactions with owner, round, the refund that reversed a bet, and whether a refund reversed any."""
+    """Transactions with owner, round, the refund that reversed a bet, and whether a refund reversed any.
+
+    One scan of `transactions` (by the filter's index, newest first); everything
+    else is probed by primary key or index for the rows of the page only.
+    """
     return select(
         transactions,
-        players.c.user_id,
-        rounds.c.round_id,
-        rounds.c.status.label("round_status"),
-        rounds.c.has_result,
-        _refund_link.c.refund_id.label("refunded_by"),
+        _probe(players.c.user_id, players.c.id == transactions.c.player_id).label("user_id"),
+        _probe(rounds.c.round_id, rounds.c.id == transactions.c.round_pk).label("round_id"),
+        _probe(rounds.c.status, rounds.c.id == transactions.c.round_pk).label("round_status"),
+        _probe(rounds.c.has_result, rounds.c.id == transactions.c.round_pk).label("has_result"),
+        _refunded_by.label("refunded_by"),
         _applied.label("applied"),
-    ).select_from(
-        transactions.join(players, players.c.id == transactions.c.player_id)
-        .outerjoin(rounds, rounds.c.id == transactions.c.round_pk)
-        .outerjoin(_refund_link, _refund_link.c.bet_id == transactions.c.id)
     )
 
 
@@ -119,9 +127,9 @@ def status_of(row: Row[Any]) -> str:
 
 def _status_condition(status: str) -> Any:
     return {
-        "open": and_(transactions.c.kind == "bet", _refund_link.c.bet_id.is_(None), not_(_settled_round)),
-        "settled": and_(transactions.c.kind == "bet", _refund_link.c.bet_id.is_(None), _settled_round),
-        "refunded": and_(transactions.c.kind == "bet", _refund_link.c.bet_id.is_not(None)),
+        "open": and_(transactions.c.kind == "bet", _refunded_by.is_(None), not_(_settled_round)),
+        "settled": and_(transactions.c.kind == "bet", _refunded_by.is_(None), _settled_round),
+        "refunded": and_(transactions.c.kind == "bet", _refunded_by.is_not(None)),
         "applied": and_(transactions.c.kind == "refund", _applied),
         "unmatched": and_(transactions.c.kind == "refund", not_(_applied)),
         "posted": transactions.c.kind.in_(STATUS_TYPES["posted"]),
@@ -227,7 +235,7 @@ def iter_transactions(conn: Connection, f: TransactionFilter, batch: int = 2000)
     query = transactions_query(f)
 
     def rows() -> Iterator[dict[str, Any]]:
-        for row in conn.execution_options(stream_results=True, yield_per=batch).execute(query):
+        for row in conn.execute(query, execution_options={"stream_results": True, "yield_per": batch}):
             yield transaction_dict(row)
 
     return rows()
