@@ -16,10 +16,10 @@ FILL = [
     """INSERT INTO rounds (round_id, player_id, game_id, status, has_result, created_at, updated_at)
        SELECT 'round-' || g, (SELECT min(id) FROM players) + g % :players, 'game', 'open', g % 3 = 0, now(), now()
        FROM generate_series(1, :entries / 4 + 1) g""",
-    """INSERT INTO transactions (kind, reference, player_id, round_pk, amount, balance_after, currency, note, created_at)
+    """INSERT INTO transactions (kind, reference, player_id, round_pk, amount, balance_after, currency, created_at)
        SELECT k.kind, 'ref-' || g, p0 + (g / 4) % :players, r0 + g / 4,
               CASE WHEN k.kind = 'bet' THEN -100 ELSE 100 END, 100000,
-              CASE WHEN ((g / 4) % :players) % 10 = 0 THEN 'JPY' ELSE 'USD' END, NULL,
+              CASE WHEN ((g / 4) % :players) % 10 = 0 THEN 'JPY' ELSE 'USD' END,
               now() - make_interval(secs => (:entries - g) * 2)
        FROM generate_series(0, :entries - 1) g,
             LATERAL (SELECT (ARRAY['bet', 'win', 'bet', 'refund'])[g % 4 + 1] AS kind) k,

@@ -14,7 +14,6 @@ from sqlalchemy import update
 from tests.admin_scenario import get, seed
 from wallet.ledger.models import players
 
-
 TODAY = datetime.now(UTC).date()
 SINCE, UNTIL = (TODAY - timedelta(days=1)).isoformat(), (TODAY + timedelta(days=1)).isoformat()
 
@@ -48,7 +47,8 @@ def test_cli_json_is_the_api_answer(app, operator, ids, args, path):
 def test_cli_prints_a_readable_table_by_default(app, ids):
     result = wallet(app, "round", "r2")
     assert result.exit_code == 0, result.output
-    assert "status: cancelled" in result.output and "totals: bets 5.00, wins 0.00, refunds 5.00, net 0.00" in result.output
+    assert "status: cancelled" in result.output
+    assert "totals: bets 5.00, wins 0.00, refunds 5.00, net 0.00" in result.output
     lines = result.output.splitlines()
     header = next(line for line in lines if line.startswith("transactionId"))
     assert header.split() == ["transactionId", "createdAt", "type", "status", "userId", "roundId", "reference",

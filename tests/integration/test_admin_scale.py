@@ -103,8 +103,8 @@ def test_round_view_and_daily_report_read_only_their_range(big_ledger):
         report = queries.daily_report(conn, today, today)
         assert report["days"] and sum(r["bets"]["count"] for r in report["days"]) > 0
         day = queries._day(conn).label("day")  # the report's own grouping over one day
-        one_day = (select(day, transactions.c.kind).where(transactions.c.created_at >= datetime.now(UTC) - timedelta(hours=2))
-                   .group_by(day, transactions.c.kind))
+        recent = transactions.c.created_at >= datetime.now(UTC) - timedelta(hours=2)
+        one_day = select(day, transactions.c.kind).where(recent).group_by(day, transactions.c.kind)
         kinds = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in nodes(plan(conn, one_day))]
         assert ("Seq Scan", "transactions", None) not in kinds, kinds
 

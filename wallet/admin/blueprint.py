@@ -8,8 +8,8 @@ the same functions.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
@@ -21,6 +21,7 @@ from wallet.ledger import services
 from wallet.ledger.outcomes import AdminError
 
 bp = Blueprint("admin", __name__)
+T = TypeVar("T")
 
 
 def token_ok(configured: str | None, given: str | None) -> bool:
@@ -61,6 +62,12 @@ def engine() -> Engine:
     return current_app.extensions["wallet.engine"]
 
 
+def read(query: Callable[..., T], *args: Any) -> T:
+    """Run one read-only query function on a fresh connection (API, CLI and support page alike)."""
+    with engine().connect() as conn:
+        return query(conn, *args)
+
+
 def _body(schema: Schema) -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
@@ -78,8 +85,7 @@ def create_player() -> tuple[Response, int]:
 
 @bp.get("/players/<user_id>")
 def get_player(user_id: str) -> Response:
-    with engine().connect() as conn:
-        return jsonify(queries.get_player(conn, user_id))
+    return jsonify(read(queries.get_player, user_id))
 
 
 @bp.patch("/players/<user_id>")
@@ -102,8 +108,7 @@ def adjust(user_id: str) -> tuple[Response, int]:
 @bp.get("/players/<user_id>/history")
 def player_history(user_id: str) -> Response:
     page = PageQuery().load(request.args)
-    with engine().connect() as conn:
-        return jsonify(queries.player_history(conn, user_id, page["limit"], page["cursor"]))
+    return jsonify(read(queries.player_history, user_id, page["limit"], page["cursor"]))
 
 
 def wants_csv(fmt: str) -> bool:
@@ -118,8 +123,7 @@ def list_transactions() -> Response:
     f = queries.TransactionFilter(**values)
     if wants_csv(fmt):
         return csv_response(f)
-    with engine().connect() as conn:
-        items, next_cursor = queries.list_transactions(conn, f, limit, cursor)
+    items, next_cursor = read(queries.list_transactions, f, limit, cursor)
     return jsonify(items=items, nextCursor=next_cursor)
 
 
@@ -144,30 +148,25 @@ def csv_response(f: queries.TransactionFilter) -> Response:
 
 @bp.get("/transactions/<int:tx_id>")
 def get_transaction(tx_id: int) -> Response:
-    with engine().connect() as conn:
-        return jsonify(queries.get_transaction(conn, tx_id))
+    return jsonify(read(queries.get_transaction, tx_id))
 
 
 @bp.get("/transactions/by-reference/<path:reference>")
 def get_by_reference(reference: str) -> Response:
-    with engine().connect() as conn:
-        return jsonify(queries.get_by_reference(conn, reference))
+    return jsonify(read(queries.get_by_reference, reference))
 
 
 @bp.get("/rounds/<round_id>")
 def get_round(round_id: str) -> Response:
-    with engine().connect() as conn:
-        return jsonify(queries.get_round(conn, round_id))
+    return jsonify(read(queries.get_round, round_id))
 
 
 @bp.get("/reports/daily")
 def daily_report() -> Response:
     values = ReportQuery().load(request.args)
-    with engine().connect() as conn:
-        return jsonify(queries.daily_report(conn, values["since"], values["until"]))
+    return jsonify(read(queries.daily_report, values["since"], values["until"]))
 
 
 @bp.get("/reconciliation")
 def reconciliation() -> Response:
-    with engine().connect() as conn:
-        return jsonify(queries.reconciliation(conn))
+    return jsonify(read(queries.reconciliation))

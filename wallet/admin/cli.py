@@ -13,12 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
-from sqlalchemy import Engine
 
 from wallet.admin import export, queries
+from wallet.admin.blueprint import engine, read
 from wallet.admin.schemas import PageQuery, ReportQuery, TransactionQuery
 from wallet.jsonutil import dumps
 from wallet.ledger import services
@@ -31,10 +30,6 @@ ENTRY_COLUMNS = ("transactionId", "createdAt", "type", "status", "userId", "roun
                  "amount", "balanceAfter", "currency", "refundedBy")
 REPORT_COLUMNS = ("day", "currency", "bets.count", "bets.sum", "wins.count", "wins.sum", "refunds.count",
                   "refunds.sum", "adjustments.count", "adjustments.sum", "ggr")
-
-
-def _engine() -> Engine:
-    return current_app.extensions["wallet.engine"]
 
 
 def _print(obj: Any) -> None:
@@ -107,7 +102,7 @@ def _emit(fmt: str, data: Any, items: list[dict[str, Any]], columns: tuple[str, 
 def create_player(user_id: str, currency: str) -> None:
     """Open a wallet for USER_ID in CURRENCY (ISO 4217)."""
     try:
-        with _engine().begin() as conn:
+        with engine().begin() as conn:
             _print(queries.player_dict(services.create_player(conn, user_id, currency.upper())))
     except AdminError as exc:
         _fail(exc)
@@ -122,7 +117,7 @@ def adjust(user_id: str, amount: str, reference: str, reason: str) -> None:
     """Credit (positive AMOUNT) or debit (negative) a player's wallet."""
     try:
         value: Decimal = parse_signed_amount(amount)
-        with _engine().begin() as conn:
+        with engine().begin() as conn:
             services.adjust(conn, user_id, value, reference, reason)
             items, _ = queries.list_transactions(conn, queries.TransactionFilter(reference=reference, type="adjustment"), 1)
         _print(items[0])
@@ -136,7 +131,7 @@ def adjust(user_id: str, amount: str, reference: str, reason: str) -> None:
 def set_status(user_id: str, status: str) -> None:
     """Freeze or unfreeze a player."""
     try:
-        with _engine().begin() as conn:
+        with engine().begin() as conn:
             _print(queries.player_dict(services.set_status(conn, user_id, status)))
     except AdminError as exc:
         _fail(exc)
@@ -150,8 +145,7 @@ def set_status(user_id: str, status: str) -> None:
 @output_options
 def player(user_id: str, fmt: str) -> None:
     """Show a player's balance, currency and status."""
-    with _engine().connect() as conn:
-        found = queries.get_player(conn, user_id)
+    found = read(queries.get_player, user_id)
     _emit(fmt, found, [found], ("userId", "currency", "status", "balance", "createdAt"))
 
 
@@ -177,7 +171,7 @@ def transactions(user_id: str | None, round_id: str | None, reference: str | Non
     limit, cursor = values.pop("limit"), values.pop("cursor")
     values.pop("format")
     f = queries.TransactionFilter(**values)
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         if fmt == "csv":
             _emit(fmt, None, queries.iter_transactions(conn, f), export.COLUMNS)  # type: ignore[arg-type]
             return
@@ -198,8 +192,7 @@ def _entry_with_links(fmt: str, data: Any, items: list[dict[str, Any]]) -> None:
 @output_options
 def transaction(transaction_id: int, fmt: str) -> None:
     """Show one entry by wallet id, with the bet or refund it links to."""
-    with _engine().connect() as conn:
-        item = queries.get_transaction(conn, transaction_id)
+    item = read(queries.get_transaction, transaction_id)
     _entry_with_links(fmt, item, [item])
 
 
@@ -208,8 +201,7 @@ def transaction(transaction_id: int, fmt: str) -> None:
 @output_options
 def reference(reference: str, fmt: str) -> None:
     """Show every entry under a provider reference, with the entries they link to."""
-    with _engine().connect() as conn:
-        found = queries.get_by_reference(conn, reference)
+    found = read(queries.get_by_reference, reference)
     _entry_with_links(fmt, found, found["items"])
 
 
@@ -218,8 +210,7 @@ def reference(reference: str, fmt: str) -> None:
 @output_options
 def round_(round_id: str, fmt: str) -> None:
     """Show a round, its status, totals and entries."""
-    with _engine().connect() as conn:
-        found = queries.get_round(conn, round_id)
+    found = read(queries.get_round, round_id)
     totals = ", ".join(f"{k} {_cell(v)}" for k, v in found["totals"].items())
     _emit(fmt, found, found["entries"], header=_fields(found, ("totals",)) + f"\ntotals: {totals}")
 
@@ -232,8 +223,7 @@ def round_(round_id: str, fmt: str) -> None:
 def history(user_id: str, limit: int, cursor: str | None, fmt: str) -> None:
     """A player's balance history, newest first."""
     page = PageQuery().load({"limit": limit, **({"cursor": cursor} if cursor else {})})
-    with _engine().connect() as conn:
-        found = queries.player_history(conn, user_id, page["limit"], page["cursor"])
+    found = read(queries.player_history, user_id, page["limit"], page["cursor"])
     _emit(fmt, found, found["items"], header=_fields(found, ("nextCursor",)),
           footer=f"next page: --cursor {found['nextCursor']}" if found["nextCursor"] else "")
 
@@ -245,8 +235,7 @@ def history(user_id: str, limit: int, cursor: str | None, fmt: str) -> None:
 def daily_report(since: str, until: str, fmt: str) -> None:
     """Bets, wins, refunds, adjustments and GGR per day and currency."""
     values = ReportQuery().load({"from": since, "to": until})
-    with _engine().connect() as conn:
-        report = queries.daily_report(conn, values["since"], values["until"])
+    report = read(queries.daily_report, values["since"], values["until"])
     rows = report["days"] + [{"day": "total", **row} for row in report["totals"]]
     _emit(fmt, report, rows, REPORT_COLUMNS)
 
@@ -255,8 +244,7 @@ def daily_report(since: str, until: str, fmt: str) -> None:
 @output_options
 def reconcile(fmt: str) -> None:
     """Check every balance against its entries and every refund against its bets; exit 1 on a mismatch."""
-    with _engine().connect() as conn:
-        report = queries.reconciliation(conn)
+    report = read(queries.reconciliation)
     columns = tuple(dict.fromkeys(k for m in report["mismatches"] for k in m)) or ("kind",)
     _emit(fmt, report, report["mismatches"], columns, header="ledger OK" if report["ok"] else "MISMATCHES FOUND")
     if not report["ok"]:

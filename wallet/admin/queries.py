@@ -296,10 +296,8 @@ def get_round(conn: Connection, round_id: str) -> dict[str, Any]:
     ).first()
     if row is None:
         raise NotFound(f"round {round_id} not found")
-    entries = [
-        transaction_dict(e)
-        for e in conn.execute(_transaction_select().where(transactions.c.round_pk == row.id).order_by(transactions.c.id))
-    ]
+    in_round = _transaction_select().where(transactions.c.round_pk == row.id).order_by(transactions.c.id)
+    entries = [transaction_dict(e) for e in conn.execute(in_round)]
     zero = from_minor(0, row.currency)
 
     def total(kind: str) -> Decimal:

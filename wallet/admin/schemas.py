@@ -12,7 +12,6 @@ from wallet.admin.queries import MAX_PAGE, STATUS_TYPES, STATUSES, TYPES
 from wallet.callbacks.schemas import Ident
 from wallet.money import AmountError, parse_signed_amount
 
-
 STATUS_HELP = "; ".join(f"{status}: {'/'.join(types)}" for status, types in STATUS_TYPES.items())
 
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from wallet.admin import queries
-from wallet.admin.blueprint import engine, token_ok
+from wallet.admin.blueprint import read, token_ok
 from wallet.ledger.outcomes import AdminError
 
 bp = Blueprint("support", __name__, template_folder="templates")
@@ -75,26 +75,22 @@ def search() -> BaseResponse | str:
 
 @bp.get("/players/<user_id>")
 def player(user_id: str) -> str:
-    with engine().connect() as conn:
-        history = queries.player_history(conn, user_id, 50, request.args.get("cursor") or None)
+    history = read(queries.player_history, user_id, 50, request.args.get("cursor") or None)
     return render_template("support/player.html", player=history)
 
 
 @bp.get("/rounds/<round_id>")
 def round_(round_id: str) -> str:
-    with engine().connect() as conn:
-        return render_template("support/round.html", round=queries.get_round(conn, round_id))
+    return render_template("support/round.html", round=read(queries.get_round, round_id))
 
 
 @bp.get("/references/<path:reference>")
 def reference(reference: str) -> str:
-    with engine().connect() as conn:
-        found = queries.get_by_reference(conn, reference)
+    found = read(queries.get_by_reference, reference)
     return render_template("support/entries.html", title=f"Reference {reference}", items=found["items"])
 
 
 @bp.get("/transactions/<int:tx_id>")
 def transaction(tx_id: int) -> str:
-    with engine().connect() as conn:
-        item = queries.get_transaction(conn, tx_id)
+    item = read(queries.get_transaction, tx_id)
     return render_template("support/entries.html", title=f"Transaction {tx_id}", items=[item])
