@@ -24,23 +24,24 @@ bp = Blueprint("admin", __name__)
 T = TypeVar("T")
 
 
-def token_ok(configured: str | None, given: str | None) -> bool:
+def secret_matches(configured: str | None, given: str | None) -> bool:
     """Constant-time comparison; with no token configured the admin side is closed."""
     if not configured or not given:
         return False
     return hmac.compare_digest(configured.encode("utf-8"), given.encode("utf-8", "replace"))
 
 
-def bearer_ok(configured: str | None, header: str | None) -> bool:
+def token_ok(configured: str | None, header: str | None) -> bool:
+    """Constant-time bearer check of an Authorization header."""
     if not header or not header.startswith("Bearer "):
         return False
-    return token_ok(configured, header[7:].strip())
+    return secret_matches(configured, header[7:].strip())
 
 
 @bp.before_request
 def _authenticate() -> Response | None:
     settings = current_app.config["WALLET_SETTINGS"]
-    if not bearer_ok(settings.admin_token, request.headers.get("Authorization")):
+    if not token_ok(settings.admin_token, request.headers.get("Authorization")):
         response = jsonify(error="unauthorized", description="missing or invalid admin bearer token")
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="wallet-admin"'

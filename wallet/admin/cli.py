@@ -17,7 +17,8 @@ from flask.cli import AppGroup
 from marshmallow import ValidationError
 
 from wallet.admin import export, queries
-from wallet.admin.blueprint import engine, read
+from wallet.admin.blueprint import engine as _engine
+from wallet.admin.blueprint import read
 from wallet.admin.schemas import PageQuery, ReportQuery, TransactionQuery
 from wallet.jsonutil import dumps
 from wallet.ledger import services
@@ -102,7 +103,7 @@ def _emit(fmt: str, data: Any, items: list[dict[str, Any]], columns: tuple[str, 
 def create_player(user_id: str, currency: str) -> None:
     """Open a wallet for USER_ID in CURRENCY (ISO 4217)."""
     try:
-        with engine().begin() as conn:
+        with _engine().begin() as conn:
             _print(queries.player_dict(services.create_player(conn, user_id, currency.upper())))
     except AdminError as exc:
         _fail(exc)
@@ -117,7 +118,7 @@ def adjust(user_id: str, amount: str, reference: str, reason: str) -> None:
     """Credit (positive AMOUNT) or debit (negative) a player's wallet."""
     try:
         value: Decimal = parse_signed_amount(amount)
-        with engine().begin() as conn:
+        with _engine().begin() as conn:
             services.adjust(conn, user_id, value, reference, reason)
             items, _ = queries.list_transactions(conn, queries.TransactionFilter(reference=reference, type="adjustment"), 1)
         _print(items[0])
@@ -131,7 +132,7 @@ def adjust(user_id: str, amount: str, reference: str, reason: str) -> None:
 def set_status(user_id: str, status: str) -> None:
     """Freeze or unfreeze a player."""
     try:
-        with engine().begin() as conn:
+        with _engine().begin() as conn:
             _print(queries.player_dict(services.set_status(conn, user_id, status)))
     except AdminError as exc:
         _fail(exc)
@@ -171,7 +172,7 @@ def transactions(user_id: str | None, round_id: str | None, reference: str | Non
     limit, cursor = values.pop("limit"), values.pop("cursor")
     values.pop("format")
     f = queries.TransactionFilter(**values)
-    with engine().connect() as conn:
+    with _engine().connect() as conn:
         if fmt == "csv":
             _emit(fmt, None, queries.iter_transactions(conn, f), export.COLUMNS)  # type: ignore[arg-type]
             return

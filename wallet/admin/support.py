@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from wallet.admin import queries
-from wallet.admin.blueprint import read, token_ok
+from wallet.admin.blueprint import read, secret_matches
 from wallet.ledger.outcomes import AdminError
 
 bp = Blueprint("support", __name__, template_folder="templates")
@@ -37,7 +37,7 @@ def basic_password(header: str | None) -> str | None:
 @bp.before_request
 def _authenticate() -> Response | None:
     settings = current_app.config["WALLET_SETTINGS"]
-    if token_ok(settings.admin_token, basic_password(request.headers.get("Authorization"))):
+    if secret_matches(settings.admin_token, basic_password(request.headers.get("Authorization"))):
         return None
     return Response("Admin credentials required (any user name, the admin token as password).\n", status=401,
                     mimetype="text/plain",
