@@ -31,7 +31,7 @@ def test_cursor_round_trips(last_id):
     assert decode_cursor(encode_cursor(last_id)) == last_id
 
 
-@pytest.mark.parametrize("cursor", ["", "42", "dHg6", "dHg6LTE", "eHg6NDI", "%%%"])
+@pytest.mark.parametrize("cursor", ["", "42", "dHg6", "dHg6LTE", "eHg6NDI", "%%%", encode_cursor(2**63)])
 def test_a_forged_cursor_is_invalid(cursor):
     with pytest.raises(Invalid):
         decode_cursor(cursor)

@@ -75,7 +75,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         prefix, _, value = raw.partition(":")
-        if prefix != "tx" or not value.isdigit():
+        if prefix != "tx" or not value.isdigit() or int(value) >= 2**63:  # beyond BIGINT: forged
             raise ValueError(raw)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
