@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test migrate venv dev-token clean demo
+.PHONY: run test migrate venv dev-token clean demo browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,16 @@ run: venv var/admin-token migrate
 	WALLET_ADMIN_TOKEN="$${WALLET_ADMIN_TOKEN:-$$(cat var/admin-token)}" \
 	  exec $(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
 
+# Debian's Chromium for the support page's browser test (installed when missing and running as root;
+# without it that test is skipped and says why).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
+	  || apt-get install -y -q chromium >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } \
+	  || echo "chromium could not be installed: tests/e2e/test_support_page.py will be skipped" >&2
+
 # The whole suite: unit, API (SQLite and PostgreSQL), integration and e2e on a throwaway PostgreSQL.
-test: venv
+test: venv browser
 	scripts/pg-throwaway $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # CancelRound end to end on a fresh var/demo.sqlite3: wallet (gunicorn) + sandbox provider, then both stopped.

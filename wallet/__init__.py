@@ -42,6 +42,8 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from wallet.admin.blueprint import bp as admin_bp
+    from wallet.admin.openapi import bp as openapi_bp
+    from wallet.admin.support import bp as support_bp
     from wallet.callbacks.blueprint import VersionConverter
     from wallet.callbacks.blueprint import bp as callbacks_bp
     from wallet.provider.admin import bp as provider_admin_bp
@@ -50,6 +52,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(provider_admin_bp, url_prefix="/admin")
+    app.register_blueprint(openapi_bp)
+    app.register_blueprint(support_bp, url_prefix="/support")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -43,6 +43,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cancel_requests', schema=None) as batch_op:
         batch_op.create_index('ix_cancel_requests_reference', ['reference'], unique=False)
+        batch_op.create_index('ix_cancel_requests_round_id', ['round_id'], unique=False)
         batch_op.create_index('uq_cancel_requests_pending_bet', ['bet_transaction_id'], unique=True, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
 
     op.create_table('cancel_attempts',
@@ -64,5 +65,6 @@ def downgrade() -> None:
     op.drop_table('cancel_attempts')
     with op.batch_alter_table('cancel_requests', schema=None) as batch_op:
         batch_op.drop_index('uq_cancel_requests_pending_bet', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+        batch_op.drop_index('ix_cancel_requests_round_id')
         batch_op.drop_index('ix_cancel_requests_reference')
     op.drop_table('cancel_requests')

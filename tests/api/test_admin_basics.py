@@ -89,8 +89,8 @@ def test_cli_runs_the_same_operations(app, provider):
     assert out.exit_code == 0 and '"balanceAfter": 20.00' in out.output
     assert runner.invoke(args=["wallet", "create-player", "cli-p", "USD"]).exit_code == 1
     assert runner.invoke(args=["wallet", "set-status", "cli-p", "frozen"]).exit_code == 0
-    assert '"status": "frozen"' in runner.invoke(args=["wallet", "player", "cli-p"]).output
+    assert '"status": "frozen"' in runner.invoke(args=["wallet", "player", "cli-p", "--json"]).output
     provider.call("Result", userId="cli-p", reference="w", roundId="cr", amount="1")
-    assert '"roundId": "cr"' in runner.invoke(args=["wallet", "round", "cr"]).output
-    assert '"reference": "w"' in runner.invoke(args=["wallet", "transactions", "--user-id", "cli-p"]).output
+    assert '"roundId": "cr"' in runner.invoke(args=["wallet", "round", "cr", "--json"]).output
+    assert '"reference": "w"' in runner.invoke(args=["wallet", "transactions", "--user-id", "cli-p", "--json"]).output
     assert runner.invoke(args=["wallet", "reconcile"]).exit_code == 0

@@ -130,6 +130,8 @@ def test_cancel_round_sends_every_seed_field_and_the_refund_restores_the_balance
     rnd = w.admin("GET", "/rounds/round-1").json()
     assert rnd["status"] == "cancelled"
     assert [e["type"] for e in rnd["entries"]] == ["bet", "refund"]
+    assert [(c["id"], c["status"], c["uuid"]) for c in rnd["cancelRequests"]] == [
+        (record["id"], "confirmed", record["uuid"])]
     assert w.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": []}
     again = w.cancel("bet-1")
     assert again.status_code == 409 and "already refunded" in again.json()["description"]

@@ -1,28 +1,44 @@
-"""Read-only ledger queries for operator staff. The admin API and the CLI both call these."""
+"""Read-only ledger queries for operator staff. The admin API, the CLI and the support page all call these.
+
+Every listing is newest first by transaction id and keyset-paginated on it:
+the id is the ledger's own order (a player's `balance_after` chains along it),
+it is unique, and walking an index on `(filter column, id)` backwards gives a
+page without sorting or counting the table.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, select
+from sqlalchemy import Connection, Row, Select, and_, func, not_, or_, select
 
-from wallet.ledger.models import players, reversals, rounds, transactions
+from wallet.ledger.models import iso, players, reversals, rounds, transactions
+from wallet.provider.service import MAX_PAGE as CANCEL_PAGE
+from wallet.provider.service import list_cancels
 from wallet.ledger.outcomes import Invalid, NotFound
 from wallet.money import from_minor
 
 MAX_PAGE = 1000
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC (SQLite hands timestamps back without their zone; they were written in UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat()
+MAX_REPORT_DAYS = 366
 TYPES = ("bet", "win", "refund", "adjustment")
+# A status names what became of an entry; each status belongs to one type (or, for 'posted', two).
+STATUS_TYPES: dict[str, tuple[str, ...]] = {
+    "open": ("bet",),        # not refunded, round neither has a result nor ended: still refundable
+    "settled": ("bet",),     # not refunded, round has a result or ended
+    "refunded": ("bet",),    # reversed by a refund entry
+    "applied": ("refund",),  # reversed one or more bets
+    "unmatched": ("refund",),  # a refund without a bet: recorded, nothing moved
+    "posted": ("win", "adjustment"),
+}
+STATUSES = tuple(STATUS_TYPES)
+
+
 
 
 def player_dict(row: Row[Any]) -> dict[str, Any]:
@@ -42,27 +58,84 @@ def get_player(conn: Connection, user_id: str) -> dict[str, Any]:
     return player_dict(row)
 
 
-_refund_link = reversals.alias("refund_link")
+# --------------------------------------------------------------------------- cursors
 
 
-def _transaction_select():  # type: ignore[no-untyped-def]
-    """Transactions with owner, round, and (for a bet) the refund that reversed it."""
+def encode_cursor(last_id: int) -> str:
+    """Opaque to clients so that the key can change without breaking them; today it is the last id seen."""
+    return base64.urlsafe_b64encode(f"tx:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        prefix, _, value = raw.partition(":")
+        if prefix != "tx" or not value.isdigit() or int(value) >= 2**63:  # beyond BIGINT: forged
+            raise ValueError(raw)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Invalid("cursor is not valid") from exc
+
+
+# --------------------------------------------------------------------------- transactions
+
+def _probe(column: Any, *where: Any) -> Any:
+    """A correlated scalar subquery: one index probe per listed row. Joins would let PostgreSQL
+    hash whole tables (players, rounds, reversals) for a page of 100 rows."""
+    return select(column).where(*where).limit(1).scalar_subquery()
+
+
+_refunded_by = _probe(reversals.c.refund_id, reversals.c.bet_id == transactions.c.id)
+_applied = _probe(reversals.c.bet_id, reversals.c.refund_id == transactions.c.id).is_not(None)
+_settled_round = _probe(
+    rounds.c.id, rounds.c.id == transactions.c.round_pk, or_(rounds.c.has_result.is_(True), rounds.c.status == "ended")
+).is_not(None)
+
+
+def _transaction_select() -> Select[Any]:
+    """Transactions with owner, round, the refund that reversed a bet, and whether a refund reversed any.
+
+    One scan of `transactions` (by the filter's index, newest first); everything
+    else is probed by primary key or index for the rows of the page only.
+    """
     return select(
         transactions,
-        players.c.user_id,
-        rounds.c.round_id,
-        _refund_link.c.refund_id.label("refunded_by"),
-    ).select_from(
-        transactions.join(players, players.c.id == transactions.c.player_id)
-        .outerjoin(rounds, rounds.c.id == transactions.c.round_pk)
-        .outerjoin(_refund_link, _refund_link.c.bet_id == transactions.c.id)
+        _probe(players.c.user_id, players.c.id == transactions.c.player_id).label("user_id"),
+        _probe(rounds.c.round_id, rounds.c.id == transactions.c.round_pk).label("round_id"),
+        _probe(rounds.c.status, rounds.c.id == transactions.c.round_pk).label("round_status"),
+        _probe(rounds.c.has_result, rounds.c.id == transactions.c.round_pk).label("has_result"),
+        _refunded_by.label("refunded_by"),
+        _applied.label("applied"),
     )
+
+
+def status_of(row: Row[Any]) -> str:
+    """The entry's status (see STATUS_TYPES), from the columns of _transaction_select()."""
+    if row.kind == "bet":
+        if row.refunded_by is not None:
+            return "refunded"
+        return "settled" if row.has_result or row.round_status == "ended" else "open"
+    if row.kind == "refund":
+        return "applied" if row.applied else "unmatched"
+    return "posted"
+
+
+def _status_condition(status: str) -> Any:
+    return {
+        "open": and_(transactions.c.kind == "bet", _refunded_by.is_(None), not_(_settled_round)),
+        "settled": and_(transactions.c.kind == "bet", _refunded_by.is_(None), _settled_round),
+        "refunded": and_(transactions.c.kind == "bet", _refunded_by.is_not(None)),
+        "applied": and_(transactions.c.kind == "refund", _applied),
+        "unmatched": and_(transactions.c.kind == "refund", not_(_applied)),
+        "posted": transactions.c.kind.in_(STATUS_TYPES["posted"]),
+    }[status]
 
 
 def transaction_dict(row: Row[Any]) -> dict[str, Any]:
     return {
         "transactionId": str(row.id),
         "type": row.kind,
+        "status": status_of(row),
         "reference": row.reference,
         "userId": row.user_id,
         "roundId": row.round_id,
@@ -81,71 +154,238 @@ def transaction_dict(row: Row[Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TransactionFilter:
+    """What GET /admin/transactions may filter on; `until` is exclusive."""
+
     user_id: str | None = None
     round_id: str | None = None
     reference: str | None = None
     type: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    status: str | None = None
+
+
+def _conditions(f: TransactionFilter) -> list[Any]:
+    """SQL conditions for `f`. Player and round are resolved to their keys first, so the
+    (player_id, id) and (round_pk, id) indexes serve the page."""
+    if f.type is not None and f.type not in TYPES:
+        raise Invalid(f"type must be one of {', '.join(TYPES)}")
+    if f.status is not None:
+        if f.status not in STATUS_TYPES:
+            raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+        if f.type is not None and f.type not in STATUS_TYPES[f.status]:
+            raise Invalid(f"status {f.status} does not apply to type {f.type}")
+    conditions: list[Any] = []
+    if f.user_id is not None:
+        player_pk = select(players.c.id).where(players.c.user_id == f.user_id).scalar_subquery()
+        conditions.append(transactions.c.player_id == player_pk)
+    if f.round_id is not None:
+        round_pk = select(rounds.c.id).where(rounds.c.round_id == f.round_id).scalar_subquery()
+        conditions.append(transactions.c.round_pk == round_pk)
+    if f.reference is not None:
+        conditions.append(transactions.c.reference == f.reference)
+    if f.type is not None:
+        conditions.append(transactions.c.kind == f.type)
+    if f.status is not None:
+        conditions.append(_status_condition(f.status))
+    # In UTC: SQLite compares the stored UTC wall-clock text and would ignore another zone.
+    if f.since is not None:
+        conditions.append(transactions.c.created_at >= f.since.astimezone(UTC))
+    if f.until is not None:
+        conditions.append(transactions.c.created_at < f.until.astimezone(UTC))
+    return conditions
+
+
+def transactions_query(f: TransactionFilter, after_id: int | None = None) -> Select[Any]:
+    """The newest-first listing for `f`, continuing below `after_id`; exposed for EXPLAIN tests."""
+    conditions = _conditions(f)
+    if after_id is not None:
+        conditions.append(transactions.c.id < after_id)
+    return _transaction_select().where(and_(True, *conditions)).order_by(transactions.c.id.desc())
 
 
 def list_transactions(
     conn: Connection, f: TransactionFilter, limit: int = 100, cursor: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, keyset-paginated on the transaction id: `cursor` is the last id seen.
+    """One page, newest first. Returns (items, next_cursor); next_cursor is None on the last page.
 
-    Returns (items, next_cursor); next_cursor is None on the last page.
+    Rows inserted while a client pages get larger ids than its first page and
+    never shift later pages: no entry is skipped or shown twice.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
-    if f.type is not None and f.type not in TYPES:
-        raise Invalid(f"type must be one of {', '.join(TYPES)}")
-    conditions = []
-    if f.user_id is not None:
-        conditions.append(players.c.user_id == f.user_id)
-    if f.round_id is not None:
-        conditions.append(rounds.c.round_id == f.round_id)
-    if f.reference is not None:
-        conditions.append(transactions.c.reference == f.reference)
-    if f.type is not None:
-        conditions.append(transactions.c.kind == f.type)
-    if f.since is not None:
-        conditions.append(transactions.c.created_at >= f.since)
-    if f.until is not None:
-        conditions.append(transactions.c.created_at < f.until)
-    if cursor is not None:
-        try:
-            conditions.append(transactions.c.id < int(cursor))
-        except ValueError as exc:
-            raise Invalid("cursor is not valid") from exc
-    rows = conn.execute(
-        _transaction_select().where(and_(True, *conditions)).order_by(transactions.c.id.desc()).limit(limit + 1)
-    ).all()
+    after_id = decode_cursor(cursor) if cursor is not None else None
+    rows = conn.execute(transactions_query(f, after_id).limit(limit + 1)).all()
     items = [transaction_dict(r) for r in rows[:limit]]
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return items, next_cursor
 
 
+def iter_transactions(conn: Connection, f: TransactionFilter, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """Every matching entry, newest first, from one server-side cursor (PostgreSQL) so that an
+    export of millions of rows holds `batch` rows in memory and reads one consistent snapshot.
+
+    The filter is checked (Invalid raised) now, before the caller starts streaming.
+    """
+    query = transactions_query(f)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for row in conn.execute(query, execution_options={"stream_results": True, "yield_per": batch}):
+            yield transaction_dict(row)
+
+    return rows()
+
+
+def _detail(conn: Connection, row: Row[Any]) -> dict[str, Any]:
+    """An entry with the entries it links: a bet's refund, a refund's reversed bets."""
+    item = transaction_dict(row)
+    item["reversedBy"] = (
+        [transaction_dict(r) for r in conn.execute(_transaction_select().where(transactions.c.id == row.refunded_by))]
+        if row.refunded_by is not None else []
+    )
+    reversed_bets = select(reversals.c.bet_id).where(reversals.c.refund_id == row.id)
+    item["reverses"] = [
+        transaction_dict(r)
+        for r in conn.execute(
+            _transaction_select().where(transactions.c.id.in_(reversed_bets)).order_by(transactions.c.id)
+        )
+    ] if row.kind == "refund" else []
+    return item
+
+
+def get_transaction(conn: Connection, tx_id: int) -> dict[str, Any]:
+    row = conn.execute(_transaction_select().where(transactions.c.id == tx_id)).first()
+    if row is None:
+        raise NotFound(f"transaction {tx_id} not found")
+    return _detail(conn, row)
+
+
+def get_by_reference(conn: Connection, reference: str) -> dict[str, Any]:
+    """All entries recorded under a provider reference (a bet and the refund that names it share one)."""
+    rows = conn.execute(
+        _transaction_select().where(transactions.c.reference == reference).order_by(transactions.c.id)
+    ).all()
+    if not rows:
+        raise NotFound(f"no transaction with reference {reference}")
+    return {"reference": reference, "items": [_detail(conn, r) for r in rows]}
+
+
+# --------------------------------------------------------------------------- rounds and players
+
+
+def cancel_requests_for_round(conn: Connection, round_id: str) -> list[dict[str, Any]]:
+    """The operator's CancelRound requests for this round, newest first (the last page is plenty)."""
+    return list_cancels(conn, round_id=round_id, limit=CANCEL_PAGE)[0]
+
+
 def get_round(conn: Connection, round_id: str) -> dict[str, Any]:
+    """A round, its status, its entries grouped by type, and their totals in the player's currency."""
     row = conn.execute(
-        select(rounds, players.c.user_id)
+        select(rounds, players.c.user_id, players.c.currency)
         .select_from(rounds.join(players, players.c.id == rounds.c.player_id))
         .where(rounds.c.round_id == round_id)
     ).first()
     if row is None:
         raise NotFound(f"round {round_id} not found")
-    entries = conn.execute(
-        _transaction_select().where(transactions.c.round_pk == row.id).order_by(transactions.c.id)
-    ).all()
+    in_round = _transaction_select().where(transactions.c.round_pk == row.id).order_by(transactions.c.id)
+    entries = [transaction_dict(e) for e in conn.execute(in_round)]
+    zero = from_minor(0, row.currency)
+
+    def total(kind: str) -> Decimal:
+        return sum((abs(e["amount"]) for e in entries if e["type"] == kind), zero)
+
     return {
         "roundId": row.round_id,
         "userId": row.user_id,
         "gameId": row.game_id,
+        "currency": row.currency,
         "status": row.status,
         "hasResult": bool(row.has_result),
         "createdAt": iso(row.created_at),
-        "entries": [transaction_dict(e) for e in entries],
+        "totals": {"bets": total("bet"), "wins": total("win"), "refunds": total("refund"),
+                   "net": sum((e["amount"] for e in entries), zero)},
+        "bets": [e for e in entries if e["type"] == "bet"],
+        "results": [e for e in entries if e["type"] == "win"],
+        "refunds": [e for e in entries if e["type"] == "refund"],
+        "entries": entries,
+        "cancelRequests": cancel_requests_for_round(conn, row.round_id),
     }
+
+
+def player_history(conn: Connection, user_id: str, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+    """The player's entries newest first, each with the balance after it; paginated like the listing."""
+    player = get_player(conn, user_id)
+    items, next_cursor = list_transactions(conn, TransactionFilter(user_id=user_id), limit, cursor)
+    return {**player, "items": items, "nextCursor": next_cursor}
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _day(conn: Connection) -> Any:
+    """The UTC calendar day of an entry, as text 'YYYY-MM-DD' on both backends."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", transactions.c.created_at), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", transactions.c.created_at)  # SQLite stores UTC without its zone
+
+
+def daily_report(conn: Connection, first: date, last: date) -> dict[str, Any]:
+    """Counts and exact sums per UTC day and currency; `first` and `last` are both included.
+
+    Sums are positive magnitudes (bets as staked) except adjustments, which keep
+    their sign. GGR = bets - wins - refunds.
+    """
+    if last < first:
+        raise Invalid("to must not be before from")
+    if (last - first).days >= MAX_REPORT_DAYS:
+        raise Invalid(f"a report covers at most {MAX_REPORT_DAYS} days")
+    day = _day(conn).label("day")
+    since = datetime.combine(first, time(), UTC)
+    until = datetime.combine(last + timedelta(days=1), time(), UTC)
+    rows = conn.execute(
+        select(day, transactions.c.currency, transactions.c.kind,
+               func.count().label("n"), func.sum(transactions.c.amount).label("total"))
+        .where(transactions.c.created_at >= since, transactions.c.created_at < until)
+        .group_by(day, transactions.c.currency, transactions.c.kind)
+        .order_by(day, transactions.c.currency)
+    ).all()
+    buckets: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for r in rows:
+        counts = buckets.setdefault((r.day, r.currency), {k: [0, 0] for k in TYPES})
+        counts[r.kind] = [int(r.n), int(r.total)]
+    days = [_report_row(day_, currency, counts) for (day_, currency), counts in buckets.items()]
+    totals: dict[str, dict[str, list[int]]] = {}
+    for (_, currency), counts in buckets.items():
+        into = totals.setdefault(currency, {k: [0, 0] for k in TYPES})
+        for kind, (n, total) in counts.items():
+            into[kind] = [into[kind][0] + n, into[kind][1] + total]
+    return {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "days": days,
+        "totals": [_report_row(None, c, counts) for c, counts in sorted(totals.items())],
+    }
+
+
+def _report_row(day: str | None, currency: str, counts: dict[str, list[int]]) -> dict[str, Any]:
+    bets, wins, refunds = -counts["bet"][1], counts["win"][1], counts["refund"][1]
+
+    def pair(kind: str, minor: int) -> dict[str, Any]:
+        return {"count": counts[kind][0], "sum": from_minor(minor, currency)}
+
+    row: dict[str, Any] = {"day": day} if day is not None else {}
+    return {
+        **row,
+        "currency": currency,
+        "bets": pair("bet", bets),
+        "wins": pair("win", wins),
+        "refunds": pair("refund", refunds),
+        "adjustments": pair("adjustment", counts["adjustment"][1]),
+        "ggr": from_minor(bets - wins - refunds, currency),
+    }
+
+
+# --------------------------------------------------------------------------- reconciliation
 
 
 def reconciliation(conn: Connection) -> dict[str, Any]:
@@ -154,6 +394,8 @@ def reconciliation(conn: Connection) -> dict[str, Any]:
     * every player's balance equals the sum of that player's entries, and the
       last entry's balance_after;
     * every reversal nets its bet to zero, and links a bet to a refund;
+    * no bet is reversed twice (the reversals key forbids it; this catches a
+      schema that lost the key);
     * every refund's amount equals the sum of the bets it reversed.
     """
     mismatches: list[dict[str, Any]] = []
@@ -210,6 +452,19 @@ def reconciliation(conn: Connection) -> dict[str, Any]:
             "refundTransactionId": str(row.refund_id),
             "betAmount": from_minor(row.bet_amount, row.currency),
             "refunded": from_minor(row.amount, row.currency),
+        })
+
+    for row in conn.execute(
+        select(reversals.c.bet_id, bet.c.reference, func.count().label("times"))
+        .select_from(reversals.join(bet, bet.c.id == reversals.c.bet_id))
+        .group_by(reversals.c.bet_id, bet.c.reference)
+        .having(func.count() > 1)
+    ):
+        mismatches.append({
+            "kind": "bet_reversed_twice",
+            "reference": row.reference,
+            "betTransactionId": str(row.bet_id),
+            "reversals": int(row.times),
         })
 
     linked = (

@@ -46,6 +46,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC (SQLite hands timestamps back without their zone; they were written in UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -96,8 +105,11 @@ class Transaction(Base):
         ),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         Index("ix_transactions_player_id_id", "player_id", "id"),
-        Index("ix_transactions_round_pk", "round_pk"),
         Index("ix_transactions_created_at", "created_at"),
+        # Admin queries (migration 0003): each filter of the newest-first listing walks one of
+        # these backwards, so a page never sorts or counts the whole table.
+        Index("ix_transactions_round_pk_id", "round_pk", "id"),
+        Index("ix_transactions_kind_id", "kind", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

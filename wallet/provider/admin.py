@@ -7,14 +7,13 @@ bearer check, answering in the same `{error, description}` shape.
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
-from wallet.admin.blueprint import token_ok
+from wallet.admin.blueprint import guard, json_body
 from wallet.callbacks.schemas import Ident
-from wallet.ledger.outcomes import AdminError
 from wallet.provider import service
 
-bp = Blueprint("provider_admin", __name__)
+bp = guard(Blueprint("provider_admin", __name__))
 
 
 class CancelRoundBody(Schema):
@@ -29,31 +28,44 @@ class CancelsQuery(Schema):
     reference = fields.String(load_default=None)
 
 
-@bp.before_request
-def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
-    if not token_ok(current_app.config["WALLET_SETTINGS"].admin_token, request.headers.get("Authorization")):
-        body = jsonify(error="unauthorized", description="missing or invalid admin bearer token")
-        return body, 401, {"WWW-Authenticate": 'Bearer realm="wallet-admin"'}
-    return None
+class AttemptOut(Schema):
+    number = fields.Integer(required=True)
+    startedAt = fields.String()
+    elapsedMs = fields.Integer()
+    httpStatus = fields.Integer(allow_none=True)
+    exception = fields.String(allow_none=True, metadata={"description": "timeout or connection error, if any"})
+    answer = fields.String(allow_none=True, metadata={"description": "the provider's answer body as received"})
 
 
-@bp.errorhandler(AdminError)
-def _admin_error(exc: AdminError) -> tuple[Response, int]:
-    return jsonify(error=type(exc).__name__.lower(), description=str(exc)), exc.status
+class CancelOut(Schema):
+    """A stored cancel: the list shows attemptCount; the single record its request body and attempts."""
+
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["pending", "confirmed", "rejected", "failed"]))
+    uuid = fields.String(required=True, metadata={"description": "the CancelRound uuid, reused by every retry"})
+    requestedBy = fields.String()
+    reference = fields.String(required=True)
+    betTransactionId = fields.String()
+    userId = fields.String()
+    roundId = fields.String()
+    error = fields.Integer(allow_none=True, metadata={"description": "the provider's final error code"})
+    description = fields.String(allow_none=True)
+    createdAt = fields.String()
+    finishedAt = fields.String(allow_none=True)
+    attemptCount = fields.Integer()
+    request = fields.Dict(metadata={"description": "the CancelRound body as sent"})
+    attempts = fields.List(fields.Nested(AttemptOut))
 
 
-@bp.errorhandler(ValidationError)
-def _validation_error(exc: ValidationError) -> tuple[Response, int]:
-    return jsonify(error="invalid", description="invalid input", fields=exc.normalized_messages()), 422
+class CancelPageOut(Schema):
+    items = fields.List(fields.Nested(CancelOut), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
 
 
 @bp.post("/cancel-round")
 def cancel_round() -> tuple[Response, int]:
     """Synchronous: answers once the provider has (or has not, within the time budget)."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError({"_schema": ["body must be a JSON object"]})
-    values = CancelRoundBody().load(data)
+    values = json_body(CancelRoundBody())
     record = service.request_cancel(
         current_app.extensions["wallet.engine"],
         current_app.config["WALLET_SETTINGS"],

@@ -34,6 +34,7 @@ class CancelRequest(Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_cancel_requests_reference", "reference"),
+        Index("ix_cancel_requests_round_id", "round_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -21,9 +21,8 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from config import Settings
-from wallet.admin.queries import iso
 from wallet.jsonutil import dumps, loads
-from wallet.ledger.models import players, reversals, rounds, transactions, utcnow
+from wallet.ledger.models import iso, players, reversals, rounds, transactions, utcnow
 from wallet.ledger.outcomes import Conflict, Invalid, NotFound
 from wallet.provider.client import TOTAL_BUDGET, Attempt, ProviderClient
 from wallet.provider.models import cancel_attempts, cancel_requests
@@ -223,7 +222,12 @@ def get_cancel(conn: Connection, cancel_id: int | str) -> dict[str, Any]:
 
 
 def list_cancels(
-    conn: Connection, *, limit: int = 100, cursor: str | None = None, reference: str | None = None
+    conn: Connection,
+    *,
+    limit: int = 100,
+    cursor: str | None = None,
+    reference: str | None = None,
+    round_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, keyset-paginated on the id (`cursor` = the last id seen). Returns (items, next_cursor)."""
     if not 1 <= limit <= MAX_PAGE:
@@ -238,6 +242,8 @@ def list_cancels(
     )
     if reference is not None:
         stmt = stmt.where(cancel_requests.c.reference == reference)
+    if round_id is not None:
+        stmt = stmt.where(cancel_requests.c.round_id == round_id)
     if cursor is not None:
         try:
             stmt = stmt.where(cancel_requests.c.id < int(cursor))
