@@ -300,8 +300,11 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
         raise Refused(Code.BAD_PARAMETERS, "Reference belongs to another player", **ref)
     if player is None:
         raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found", **ref)
-    _check_currency(q.currency, player.currency)
-    given = _minor(q.amount, player.currency) if q.amount is not None else None
+    try:
+        _check_currency(q.currency, player.currency)
+        given = _minor(q.amount, player.currency) if q.amount is not None else None
+    except Refused as refused:  # a Refund answer always echoes its reference
+        raise Refused(Code(refused.answer.error), refused.answer.description, **ref) from refused
     if bet_row is not None and given is not None and given != -bet_row.amount:
         raise Refused(Code.INVALID_AMOUNT, "Amount differs from the bet's amount", **ref)
 
