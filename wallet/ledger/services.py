@@ -298,6 +298,8 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
     owner = (earlier or bet_row).user_id if (earlier or bet_row) else None
     if owner is not None and owner != q.user_id:
         raise Refused(Code.BAD_PARAMETERS, "Reference belongs to another player", **ref)
+    if "win" in prior:  # recording it would make the Result's own retransmissions answer 7
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a result", **ref)
     if player is None:
         raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found", **ref)
     try:
