@@ -310,6 +310,12 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
     if bet_row is not None and given is not None and given != -bet_row.amount:
         raise Refused(Code.INVALID_AMOUNT, "Amount differs from the bet's amount", **ref)
 
+    if earlier is not None and q.round_id is not None and earlier.round_id not in (None, q.round_id):
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a refund of another round", **ref)
+    if earlier is not None and bet_row is None and given is not None and given != earlier.amount and (
+        conn.execute(select(reversals.c.bet_id).where(reversals.c.refund_id == earlier.id).limit(1)).first()
+    ):  # a round refund retransmitted with another amount (a refund of nothing stores no amount)
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a refund of another amount", **ref)
     if earlier is not None:  # a retransmission of this refund: answer as the first time
         description = SUCCESS if earlier.amount or bet_row is not None else NOTHING_REFUNDED
         return _money_answer(earlier.id, earlier.currency, earlier.balance_after, description, **ref)
