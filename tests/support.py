@@ -49,6 +49,18 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def reset_database(url: str) -> None:
+    """Empty a wallet database in place (PostgreSQL: TRUNCATE; SQLite: DELETE), keeping its schema."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            for name in TABLES_IN_DELETE_ORDER:
+                conn.execute(text(f"DELETE FROM {name}"))
+        engine.dispose()
+    else:
+        reset_postgres(url)
+
+
 _sqlite_template: Path | None = None
 
 
