@@ -119,6 +119,15 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iterator[str]:
     """Run the wallet under gunicorn with the project's config on a free port; yield its base URL."""
+    with gunicorn_process(env, workers=workers, threads=threads) as (base, _):
+        yield base
+
+
+@contextmanager
+def gunicorn_process(
+    env: dict[str, str], *, workers: int = 3, threads: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like gunicorn(), but also yield the master process (fault tests signal its workers)."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -137,7 +146,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iter
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base, proc)
-        yield base
+        yield base, proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -145,6 +154,15 @@ def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iter
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The live worker processes of a gunicorn master (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(pid) for pid in children]
 
 
 def wait_for_http(base: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30) -> None:
