@@ -47,7 +47,7 @@ def postgres_url() -> str:
 
 
 def make_app(database_url: str, **overrides: Any) -> Flask:
-    settings = Settings(database_url=database_url, admin_token=ADMIN_TOKEN, **overrides)
+    settings = Settings(**{"database_url": database_url, "admin_token": ADMIN_TOKEN, **overrides})
     app = create_app(settings)
     app.config["TESTING"] = True
     return app

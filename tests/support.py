@@ -125,9 +125,12 @@ def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iter
 
 @contextmanager
 def gunicorn_process(
-    env: dict[str, str], *, workers: int = 3, threads: int = 1
+    env: dict[str, str], *, workers: int = 3, threads: int = 1, log: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like gunicorn(), but also yield the master process (fault tests signal its workers)."""
+    """Like gunicorn(), but also yield the master process (fault tests signal its workers).
+
+    With `log`, the server's stdout and stderr (error log, app log) go to that file.
+    """
     port = free_port()
     full_env = {
         **os.environ,
@@ -139,9 +142,10 @@ def gunicorn_process(
         "WALLET_LOG_LEVEL": "WARNING",
         **env,
     }
+    out = open(log, "ab") if log is not None else None  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT, env=full_env, start_new_session=True,
+        cwd=ROOT, env=full_env, start_new_session=True, stdout=out, stderr=out,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -154,6 +158,8 @@ def gunicorn_process(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if out is not None:
+            out.close()
 
 
 def worker_pids(master_pid: int) -> list[int]:
