@@ -310,8 +310,9 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
     if bet_row is not None and given is not None and given != -bet_row.amount:
         raise Refused(Code.INVALID_AMOUNT, "Amount differs from the bet's amount", **ref)
 
-    if earlier is not None and q.round_id is not None and earlier.round_id not in (None, q.round_id):
-        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a refund of another round", **ref)
+    known_round = (bet_row or earlier).round_id if (bet_row or earlier) else None
+    if q.round_id is not None and known_round not in (None, q.round_id):
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used in another round", **ref)
     if earlier is not None and bet_row is None and given is not None and given != earlier.amount and (
         conn.execute(select(reversals.c.bet_id).where(reversals.c.refund_id == earlier.id).limit(1)).first()
     ):  # a round refund retransmitted with another amount (a refund of nothing stores no amount)
