@@ -187,16 +187,21 @@ class Model:
 
         return Expect(set(), Success(cash=self.cash_of(i.user), apply=apply))
 
-    def _bet(self, i: Intent) -> Expect:
+    def _money(self, i: Intent, earlier: Bet | Win | None) -> tuple[Wallet | None, set[int], int | None]:
+        """Checks Bet and Result share: wallet, currency, amount, an earlier transaction with other content."""
         wallet, refusals = self._common(i)
-        stake = minor_units(i.amount, wallet.digits) if wallet else None
-        if wallet is not None and stake is None:
+        minor = minor_units(i.amount, wallet.digits) if wallet else None
+        if wallet is not None and minor is None:
             refusals.add(10)
+        if earlier is not None and (earlier.user, earlier.amount, earlier.round) != (i.user, minor, i.round):
+            refusals.add(7)
+        return wallet, refusals, minor
+
+    def _bet(self, i: Intent) -> Expect:
         ref = i.reference
         earlier = self.bets.get(ref)
+        wallet, refusals, stake = self._money(i, earlier)
         if ref in self.wins:
-            refusals.add(7)
-        if earlier is not None and (earlier.user, earlier.amount, earlier.round) != (i.user, stake, i.round):
             refusals.add(7)
         if ref in self.refunds or (earlier is not None and earlier.refunded_by):
             refusals.add(3)  # a refunded reference, with or without the bet
@@ -227,15 +232,10 @@ class Model:
         return Expect(set(), Success(cash=self.cash_of(i.user, wallet.balance - stake), apply=apply))
 
     def _result(self, i: Intent) -> Expect:
-        wallet, refusals = self._common(i)
-        win = minor_units(i.amount, wallet.digits) if wallet else None
-        if wallet is not None and win is None:
-            refusals.add(10)
         ref = i.reference
         earlier = self.wins.get(ref)
+        wallet, refusals, win = self._money(i, earlier)
         if ref in self.bets or ref in self.refunds:
-            refusals.add(7)
-        if earlier is not None and (earlier.user, earlier.amount, earlier.round) != (i.user, win, i.round):
             refusals.add(7)
         if refusals:
             return Expect(refusals)
@@ -282,15 +282,15 @@ class Model:
                 refusals.add(7)
             if given is not None and given != bet.amount:
                 refusals.add(10)
+            if i.round is not None and i.round != bet.round:
+                refusals.add(7)  # the bet's reference with another round: a conflicting reuse
             if refusals:
                 return Expect(refusals)
             assert wallet is not None
             rnd = self.rounds[bet.round]
-            # Matching is by reference; a roundId naming another round may be refused as a conflict.
-            other_round = {7} if i.round is not None and i.round != bet.round else set()
             if bet.refunded_by is not None:  # reversed earlier by a round refund
                 first = self.refunds[bet.refunded_by]
-                return Expect(other_round | ({3} if rnd.ended else set()),
+                return Expect({3} if rnd.ended else set(),
                               Success(cash=first.cash, tx=first.tx, cash_alternatives=(self.cash_of(i.user),)))
             if rnd.has_result or (rnd.ended and not rnd.cancelled):
                 return Expect({3})
@@ -303,7 +303,7 @@ class Model:
                                            answer["description"])
 
             # A refund after EndRound on an already cancelled round: the protocol lists EndRound as settling.
-            ended = ({3} if rnd.ended else set()) | other_round
+            ended = {3} if rnd.ended else set()
             return Expect(ended, Success(cash=self.cash_of(i.user, wallet.balance + bet.amount), apply=apply_one))
         if refusals:
             return Expect(refusals)
