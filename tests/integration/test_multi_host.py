@@ -3,7 +3,8 @@
 Two separate gunicorn instances (each with its own worker processes and
 connection pools) serve one database. Requests of every storm go to both at
 once, released together by a barrier. Afterwards every balance equals its
-entries, no bet is reversed twice and every refunded reference nets to zero.
+entries, no bet is reversed twice, every refunded reference nets to zero and a
+round is either settled by its Result or cancelled by its Refund, never both.
 
     make test PYTEST_ARGS="tests/integration/test_multi_host.py -s"                 # figures printed
     WALLET_STORM_SCALE=10 make test PYTEST_ARGS="tests/integration/test_multi_host.py -s"   # long run
@@ -141,18 +142,39 @@ def test_refunds_stay_exactly_once_across_two_hosts(hosts: TwoHosts, postgres_ur
         assert len({json.dumps(a, default=str, sort_keys=True) for a in answers}) == 1, answers
         assert answers[0]["error"] == 0
 
-    # Every bet above was refunded: every player is back to the deposit, and the ledger agrees.
+    # 5. A Result racing a Refund of the round's bet: a settled round is not refunded, a cancelled
+    #    round gets no Result. Exactly one of them wins; the lost round's stake stays debited.
+    expected = dict.fromkeys(players, DEPOSIT)
+    settle = Counter[str]()
+    for n in range(3 * SCALE):
+        bet = callback_body("Bet", userId=player(n), reference=unique("settle"), roundId=unique("r"), amount="4.00")
+        assert admin.send("Bet", bet)["error"] == 0
+        result = callback_body("Result", userId=player(n), reference=unique("win"), roundId=bet["roundId"], amount=0)
+        refund = callback_body("Refund", userId=player(n), reference=bet["reference"])
+        answers = hosts.storm([("Result", result, "racing result"), ("Refund", refund, "refund racing result"),
+                               ("Result", fresh(result), "racing result"),
+                               ("Refund", fresh(refund), "refund racing result")])
+        results, refunds = {a["error"] for a in answers[0::2]}, {a["error"] for a in answers[1::2]}
+        assert (results, refunds) in [({0}, {3}), ({3}, {0})], answers
+        if results == {0}:
+            expected[player(n)] -= Decimal("4.00")
+        settle["result first" if results == {0} else "refund first"] += 1
+
+    # Every bet above was refunded or lost: balances are as expected, and the ledger agrees.
     for check in checks:
         check()
     for p in players:
         r = admin.admin("GET", f"/players/{p}")
-        assert Decimal(str(r.json()["balance"])) == DEPOSIT, (p, r.text)
+        assert Decimal(str(r.json()["balance"])) == expected[p], (p, r.text)
     assert admin.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": []}
     assert ledger_problems(postgres_url) == {}
     totals = ledger_totals(postgres_url)
-    assert totals["bet_money_minor"] == totals["refund_money_minor"] > 0
+    lost = sum(DEPOSIT - v for v in expected.values())
+    assert totals["bet_money_minor"] - totals["refund_money_minor"] == int(lost * 100)
+    assert totals["refund_money_minor"] > 0
     sent = sum(hosts.sent.values())
+    moved = sum(v for k, v in totals.items() if k.endswith("_money_minor") and not k.startswith("adjustment"))
     print(f"\nmulti-host storm (scale {SCALE}): {sent} requests over 2 hosts x 2 workers; "
           + ", ".join(f"{k}: {v}" for k, v in sorted(hosts.sent.items())))
-    print(f"bet/refund races: {dict(race)}")
-    print(f"multi-host ledger: {totals}; money moved {Decimal(totals['bet_money_minor'] + totals['refund_money_minor']) / 100} USD")
+    print(f"bet/refund races: {dict(race)}; result/refund races: {dict(settle)}")
+    print(f"multi-host ledger: {totals}; money moved {Decimal(moved) / 100} USD")
