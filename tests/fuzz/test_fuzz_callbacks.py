@@ -60,6 +60,8 @@ def hostile_bodies(draw: st.DrawFn) -> tuple[str, Any]:
     if draw(st.integers(0, 9)) == 0:
         return method, draw(json_values)
     body: dict[str, Any] = callback_body(method, roundId="round-1", amount="1.00")
+    if draw(st.booleans()) and "reference" in body:
+        body["reference"] = draw(st.sampled_from(["fuzz-bet", "fuzz-win"]))  # transactions that exist
     for name in draw(st.lists(st.sampled_from(FIELDS), max_size=4, unique=True)):
         action = draw(st.sampled_from(["replace", "drop", "recase"]))
         if action == "replace":
@@ -76,6 +78,9 @@ def hostile_bodies(draw: st.DrawFn) -> tuple[str, Any]:
 def wallet(database_url: str) -> Iterator[Flask]:
     app = make_app(database_url)
     Operator(app.test_client()).open_player()
+    for method, reference in (("Bet", "fuzz-bet"), ("Result", "fuzz-win")):
+        answer = post(app, method, json.dumps(callback_body(method, reference=reference, roundId="round-0")))
+        assert answer["error"] == 0
     yield app
     app.extensions["wallet.engine"].dispose()
 
@@ -94,7 +99,7 @@ def ledger_state(app: Flask) -> tuple[Any, ...]:
 
 
 def post(app: Flask, method: str, raw: bytes | str, **headers: str) -> dict[str, Any]:
-    r = app.test_client().post(f"/V4/{method}", data=raw, content_type="application/json", headers=headers)
+    r = app.test_client().post(f"/v4/{method}" if len(raw) % 2 else f"/V4/{method.upper()}", data=raw, content_type="application/json", headers=headers)
     assert r.status_code == 200, (r.status_code, r.get_data()[:200])
     answer = json.loads(r.get_data(), parse_float=Decimal)
     assert isinstance(answer, dict) and type(answer["error"]) is int, answer
