@@ -49,6 +49,18 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def reset_database(url: str) -> None:
+    """Empty a wallet database in place (PostgreSQL: TRUNCATE; SQLite: DELETE), keeping its schema."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            for name in TABLES_IN_DELETE_ORDER:
+                conn.execute(text(f"DELETE FROM {name}"))
+        engine.dispose()
+    else:
+        reset_postgres(url)
+
+
 _sqlite_template: Path | None = None
 
 
@@ -107,6 +119,18 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iterator[str]:
     """Run the wallet under gunicorn with the project's config on a free port; yield its base URL."""
+    with gunicorn_process(env, workers=workers, threads=threads) as (base, _):
+        yield base
+
+
+@contextmanager
+def gunicorn_process(
+    env: dict[str, str], *, workers: int = 3, threads: int = 1, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like gunicorn(), but also yield the master process (fault tests signal its workers).
+
+    With `log`, the server's stdout and stderr (error log, app log) go to that file.
+    """
     port = free_port()
     full_env = {
         **os.environ,
@@ -118,14 +142,15 @@ def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iter
         "WALLET_LOG_LEVEL": "WARNING",
         **env,
     }
+    out = open(log, "ab") if log is not None else None  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT, env=full_env, start_new_session=True,
+        cwd=ROOT, env=full_env, start_new_session=True, stdout=out, stderr=out,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base, proc)
-        yield base
+        yield base, proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -133,6 +158,17 @@ def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iter
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if out is not None:
+            out.close()
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The live worker processes of a gunicorn master (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(pid) for pid in children]
 
 
 def wait_for_http(base: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30) -> None:
@@ -174,3 +210,48 @@ class HttpWallet:
             r = self.admin("POST", f"/players/{user_id}/adjustments",
                            json={"amount": deposit, "reference": unique("dep"), "reason": "deposit"})
             assert r.status_code == 201, r.text
+
+
+LEDGER_CHECKS = {
+    "balance_differs_from_entries": """
+        SELECT p.user_id, p.balance, COALESCE(SUM(t.amount), 0) AS entries
+        FROM players p LEFT JOIN transactions t ON t.player_id = p.id
+        GROUP BY p.id, p.user_id, p.balance HAVING p.balance <> COALESCE(SUM(t.amount), 0)""",
+    "bet_reversed_twice": "SELECT bet_id, COUNT(*) FROM reversals GROUP BY bet_id HAVING COUNT(*) > 1",
+    "refunded_bet_not_netting_zero": """
+        SELECT b.reference, b.amount, r.amount FROM reversals r JOIN transactions b ON b.id = r.bet_id
+        WHERE b.kind <> 'bet' OR b.amount + r.amount <> 0""",
+    "refund_differs_from_its_reversals": """
+        SELECT t.reference, t.amount, COALESCE(x.total, 0) FROM transactions t
+        LEFT JOIN (SELECT refund_id, SUM(amount) AS total FROM reversals GROUP BY refund_id) x ON x.refund_id = t.id
+        WHERE t.kind = 'refund' AND t.amount <> COALESCE(x.total, 0)""",
+    "entry_recorded_twice": """
+        SELECT reference, kind, COUNT(*) FROM transactions GROUP BY reference, kind HAVING COUNT(*) > 1""",
+    "negative_balance": "SELECT user_id, balance FROM players WHERE balance < 0",
+}
+
+
+def ledger_problems(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Our own SQL over the ledger (independent of /admin/reconciliation); every list must be empty."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = {name: [tuple(r) for r in conn.execute(text(sql))] for name, sql in LEDGER_CHECKS.items()}
+    finally:
+        engine.dispose()
+    return {name: rows for name, rows in found.items() if rows}
+
+
+def ledger_totals(url: str) -> dict[str, int]:
+    """Entries and money (minor units) by kind, for the figures the storm and fault tests print."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT kind, COUNT(*), COALESCE(SUM(ABS(amount)), 0) FROM transactions GROUP BY kind"))
+            totals = {}
+            for kind, count, money in rows:
+                totals[f"{kind}_entries"] = int(count)
+                totals[f"{kind}_money_minor"] = int(money)
+    finally:
+        engine.dispose()
+    return totals

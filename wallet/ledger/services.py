@@ -298,13 +298,25 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
     owner = (earlier or bet_row).user_id if (earlier or bet_row) else None
     if owner is not None and owner != q.user_id:
         raise Refused(Code.BAD_PARAMETERS, "Reference belongs to another player", **ref)
+    if "win" in prior:  # recording it would make the Result's own retransmissions answer 7
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a result", **ref)
     if player is None:
         raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found", **ref)
-    _check_currency(q.currency, player.currency)
-    given = _minor(q.amount, player.currency) if q.amount is not None else None
+    try:
+        _check_currency(q.currency, player.currency)
+        given = _minor(q.amount, player.currency) if q.amount is not None else None
+    except Refused as refused:  # a Refund answer always echoes its reference
+        raise Refused(Code(refused.answer.error), refused.answer.description, **ref) from refused
     if bet_row is not None and given is not None and given != -bet_row.amount:
         raise Refused(Code.INVALID_AMOUNT, "Amount differs from the bet's amount", **ref)
 
+    known_round = (bet_row or earlier).round_id if (bet_row or earlier) else None
+    if q.round_id is not None and known_round not in (None, q.round_id):
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used in another round", **ref)
+    if earlier is not None and bet_row is None and given is not None and given != earlier.amount and (
+        conn.execute(select(reversals.c.bet_id).where(reversals.c.refund_id == earlier.id).limit(1)).first()
+    ):  # a round refund retransmitted with another amount (a refund of nothing stores no amount)
+        raise Refused(Code.BAD_PARAMETERS, "Reference already used by a refund of another amount", **ref)
     if earlier is not None:  # a retransmission of this refund: answer as the first time
         description = SUCCESS if earlier.amount or bet_row is not None else NOTHING_REFUNDED
         return _money_answer(earlier.id, earlier.currency, earlier.balance_after, description, **ref)
