@@ -1,11 +1,15 @@
 """gunicorn settings for the wallet: `gunicorn -c config/gunicorn.conf.py wsgi:app`.
 
 Every value can be overridden from the environment (WALLET_BIND, WEB_CONCURRENCY,
-WALLET_THREADS, WALLET_TIMEOUT) or on the command line.
+WALLET_THREADS, WALLET_TIMEOUT, PROMETHEUS_MULTIPROC_DIR) or on the command line.
+The worker model and the pool size were chosen by measurement: docs/performance.md.
 """
 
 import multiprocessing
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("WALLET_BIND", "127.0.0.1:8000")
 # Callbacks are short and wait on the database: a few sync processes per core.
@@ -27,3 +31,31 @@ loglevel = os.environ.get("WALLET_LOG_LEVEL", "info").lower()
 # Trust X-Forwarded-* only from the reverse proxy on this host; the wallet's own
 # allow-list uses WALLET_TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus multiprocess mode: every worker writes its samples to files in one
+# directory and /metrics adds them up. The variable must be set before a worker
+# imports prometheus_client, so it is set here, in the master. Without one from
+# the environment, a private temporary directory is made and removed on exit.
+_metrics_dir_owned = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir_owned:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wallet-prometheus-")
+METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Start from zero: samples of a previous run (a dead master's) must not be added in."""
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in METRICS_DIR.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker exited: drop its live-gauge samples (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    if _metrics_dir_owned:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wallet.jsonutil import dumps, loads
+from wallet.ledger.movements import Movement, collecting
 from wallet.ledger.models import requests_log, utcnow
 from wallet.ledger.outcomes import Answer, Code, Refused
 from wallet.ledger.requests import CallbackRequest
@@ -24,10 +25,14 @@ Operation = Callable[[Connection, CallbackRequest], Answer]
 
 
 class Reply(NamedTuple):
-    """The provider error code of an answer and its JSON text, exactly as sent (and stored)."""
+    """The provider error code of an answer and its JSON text, exactly as sent (and stored).
+
+    `moved`: the ledger entries this very call committed (empty for replays), for metrics.
+    """
 
     error: int
     body: str
+    moved: tuple[Movement, ...] = ()
 
     @classmethod
     def of(cls, answer: Answer) -> Reply:
@@ -69,14 +74,14 @@ def run_callback(engine: Engine, q: CallbackRequest, operation: Operation) -> Re
     reach the database. Database errors propagate (the caller answers 100).
     """
     try:
-        with engine.begin() as conn:
+        with collecting() as moved, engine.begin() as conn:
             stored = _stored(conn, q.uuid)
             if stored is not None:
                 return _replay(stored, q)
             reply = Reply.of(operation(conn, q))
             if not _remember(conn, q, reply.body):
                 raise _LostRace
-            return reply
+        return reply._replace(moved=tuple(moved))  # committed
     except Refused as refused:
         # Nothing of the refused operation is kept; its answer is, so a replay gets it again.
         reply = Reply.of(refused.answer)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wallet.db import lock_reference
+from wallet.ledger import movements
 from wallet.ledger.models import players, reversals, rounds, transactions, utcnow
 from wallet.ledger.outcomes import Answer, Code, Conflict, Invalid, NotFound, Refused
 from wallet.ledger.requests import CallbackRequest
@@ -159,6 +160,7 @@ def _post(
         )
         .returning(transactions.c.id)
     ).scalar_one()
+    movements.record(kind, amount, player.currency)
     return tx_id, balance
 
 
