@@ -70,14 +70,17 @@ def _replay(stored: Row[Any], q: CallbackRequest) -> Reply:
 def run_callback(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply:
     """Run `operation` once for `q.uuid` and return the JSON answer (the stored one on replay).
 
+    The uuid is not looked up first: for a new uuid, the usual case, that costs
+    no round trip. A replayed uuid runs the operation again, but the INSERT of
+    its answer finds the first one (ON CONFLICT, waiting for a concurrent first
+    attempt to commit), so the whole transaction is rolled back: it moves
+    nothing, and the stored answer is sent.
+
     Returns only after the commit: an answer never reports work that did not
     reach the database. Database errors propagate (the caller answers 100).
     """
     try:
         with collecting() as moved, engine.begin() as conn:
-            stored = _stored(conn, q.uuid)
-            if stored is not None:
-                return _replay(stored, q)
             reply = Reply.of(operation(conn, q))
             if not _remember(conn, q, reply.body):
                 raise _LostRace
