@@ -20,8 +20,15 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
-    """An engine for `url` with the settings this service relies on."""
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = False) -> Engine:
+    """An engine for `url` with the settings this service relies on.
+
+    No pre-ping by default: it costs a round trip on every checkout. A connection
+    the server dropped then fails its first statement; the caller answers 100
+    (retry), and SQLAlchemy discards every pooled connection older than the
+    failure, so one request per worker sees a database restart
+    (docs/operations.md). WALLET_DB_PRE_PING=1 trades the round trip for that.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -35,7 +42,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engin
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
 
