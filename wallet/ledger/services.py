@@ -8,13 +8,14 @@ write; a `Refused` raised anyway makes the caller roll back everything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy import BigInteger, Connection, Row, and_, column, insert, select, true, update, values
 from sqlalchemy.dialects import postgresql, sqlite
 
-from wallet.db import lock_reference
+from wallet.db import is_postgres, lock_reference
 from wallet.ledger import movements
 from wallet.ledger.models import players, reversals, rounds, transactions, utcnow
 from wallet.ledger.outcomes import Answer, Code, Conflict, Invalid, NotFound, Refused
@@ -72,15 +73,21 @@ def _round_by_pk(conn: Connection, pk: int) -> Row[Any]:
 
 
 def _insert_round(conn: Connection, values: dict[str, Any]) -> Row[Any]:
-    """Create the round unless a concurrent transaction just did; either way return it locked."""
+    """Create the round unless it exists (or a concurrent transaction just created it); return it locked.
+
+    INSERT first, RETURNING the new row: one round trip when the round is new
+    (a new row is invisible to, so unlockable by, any other transaction until
+    this one commits). Only when it exists is it read FOR UPDATE.
+    """
     now = utcnow()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(
+    created = conn.execute(
         dialect.insert(rounds)
         .values(created_at=now, updated_at=now, **values)
         .on_conflict_do_nothing(index_elements=["round_id"])
-    )
-    row = _round_by_id(conn, values["round_id"])
+        .returning(*rounds.c)
+    ).first()
+    row = created or _round_by_id(conn, values["round_id"])
     assert row is not None
     return row
 
@@ -128,38 +135,65 @@ def _post(
     *,
     round_pk: int | None,
     note: str | None = None,
+    reverses: Sequence[Row[Any]] = (),
+    cancel_round: int | None = None,
 ) -> tuple[int, int]:
-    """Append one ledger entry and move the player's balance with it. Returns (id, balance_after)."""
+    """Append one ledger entry and move the player's balance with it; for a refund, also link
+    the bets it `reverses` and cancel the round `cancel_round`. Returns (id, balance_after).
+
+    On PostgreSQL this is one statement (data-modifying CTEs: one round trip,
+    same transaction, same effect as the statements one by one); SQLite, which
+    has no DML in WITH, gets one statement per table.
+    """
     balance = player.balance + amount
+    now = utcnow()
+    entry = insert(transactions).values(
+        kind=kind,
+        reference=q.reference,
+        player_id=player.id,
+        round_pk=round_pk,
+        amount=amount,
+        balance_after=balance,
+        currency=player.currency,
+        request_uuid=q.uuid or None,
+        session_id=q.session_id,
+        provider_id=q.provider_id,
+        game_id=q.game_id,
+        game_name=q.game_name,
+        round_details=q.round_details,
+        bonus_code=q.bonus_code,
+        provider_ts=q.timestamp,
+        note=note,
+        created_at=now,
+    ).returning(transactions.c.id)
+    also = []
     if amount:
-        conn.execute(
-            update(players)
-            .where(players.c.id == player.id)
-            .values(balance=balance, updated_at=utcnow())
-        )
-    tx_id = conn.execute(
-        insert(transactions)
-        .values(
-            kind=kind,
-            reference=q.reference,
-            player_id=player.id,
-            round_pk=round_pk,
-            amount=amount,
-            balance_after=balance,
-            currency=player.currency,
-            request_uuid=q.uuid or None,
-            session_id=q.session_id,
-            provider_id=q.provider_id,
-            game_id=q.game_id,
-            game_name=q.game_name,
-            round_details=q.round_details,
-            bonus_code=q.bonus_code,
-            provider_ts=q.timestamp,
-            note=note,
-            created_at=utcnow(),
-        )
-        .returning(transactions.c.id)
-    ).scalar_one()
+        also.append(update(players).where(players.c.id == player.id).values(balance=balance, updated_at=now))
+    if cancel_round is not None:
+        also.append(update(rounds).where(rounds.c.id == cancel_round).values(status="cancelled", updated_at=now))
+    links = [{"bet_id": b.id, "amount": -b.amount} for b in reverses]
+
+    if is_postgres(conn):
+        tx = entry.cte("entry")
+        stmt = select(tx.c.id)
+        for i, dml in enumerate(also):
+            stmt = stmt.add_cte(dml.cte(f"also_{i}"))
+        if links:
+            bets = values(column("bet_id", BigInteger), column("amount", BigInteger), name="bets").data(
+                [(link["bet_id"], link["amount"]) for link in links]
+            )
+            link = insert(reversals).from_select(
+                ["bet_id", "refund_id", "amount"],
+                select(bets.c.bet_id, tx.c.id, bets.c.amount).select_from(bets).join(tx, true()),
+            )
+            stmt = stmt.add_cte(link.cte("link"))
+        tx_id = conn.execute(stmt).scalar_one()
+    else:
+        for dml in also:
+            conn.execute(dml)
+        tx_id = conn.execute(entry).scalar_one()
+        if links:
+            conn.execute(insert(reversals), [{**link, "refund_id": tx_id} for link in links])
     movements.record(kind, amount, player.currency)
     return tx_id, balance
 
@@ -223,9 +257,8 @@ def bet(conn: Connection, q: CallbackRequest) -> Answer:
 
     if player.status == "frozen":
         raise Refused(Code.PLAYER_FROZEN, "Player is frozen")
-    rnd = _round_by_id(conn, q.round_id) or _insert_round(
-        conn, {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id}
-    )
+    # A bet usually opens its round: try the INSERT first (one round trip for a new round).
+    rnd = _insert_round(conn, {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id})
     if rnd.status == "cancelled":
         raise Refused(Code.BET_NOT_ALLOWED, "Round is cancelled")
     if rnd.status == "ended":
@@ -337,15 +370,17 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
             return _reverse(conn, player, open_bets, rnd, q)
 
     # path 3: nothing to reverse. Record the refund so that a late Bet with this reference gets 3.
+    cancel = None
     if q.round_id and rnd is None:
         rnd = _insert_round(
             conn,
             {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id, "status": "cancelled"},
         )
     elif rnd is not None and rnd.status == "open" and not rnd.has_result:
-        _set_round(conn, rnd.id, status="cancelled")
+        cancel = rnd.id
     tx_id, after = _post(
-        conn, player, "refund", 0, q, round_pk=rnd.id if rnd else None, note="no matching bet: nothing refunded"
+        conn, player, "refund", 0, q, round_pk=rnd.id if rnd else None, note="no matching bet: nothing refunded",
+        cancel_round=cancel,
     )
     return _money_answer(tx_id, player.currency, after, NOTHING_REFUNDED, **ref)
 
@@ -379,13 +414,10 @@ def _reverse(
     in the database even if every lock above were somehow bypassed.
     """
     total = -sum(b.amount for b in bets)
-    tx_id, after = _post(conn, player, "refund", total, q, round_pk=rnd.id)
-    conn.execute(
-        insert(reversals),
-        [{"bet_id": b.id, "refund_id": tx_id, "amount": -b.amount} for b in bets],
+    tx_id, after = _post(
+        conn, player, "refund", total, q, round_pk=rnd.id, reverses=bets,
+        cancel_round=rnd.id if rnd.status != "cancelled" else None,
     )
-    if rnd.status != "cancelled":
-        _set_round(conn, rnd.id, status="cancelled")
     return _money_answer(tx_id, player.currency, after, reference=q.reference)
 
 
