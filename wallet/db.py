@@ -69,6 +69,9 @@ def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(1470, :k)")
+
+
 def lock_reference(conn: Connection, reference: str) -> None:
     """Serialise every transaction that touches one provider reference, whoever the player.
 
@@ -77,7 +80,7 @@ def lock_reference(conn: Connection, reference: str) -> None:
     """
     if is_postgres(conn):
         key = zlib.crc32(reference.encode("utf-8"))
-        conn.execute(text("SELECT pg_advisory_xact_lock(1470, :k)"), {"k": key - 2**31})
+        conn.execute(_ADVISORY_LOCK, {"k": key - 2**31})
 
 
 @contextmanager

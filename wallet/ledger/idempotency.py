@@ -10,9 +10,10 @@ winner's answer.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Connection, Engine, Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wallet.jsonutil import dumps, loads
@@ -49,14 +50,24 @@ def _stored(conn: Connection, uuid: str) -> Row[Any] | None:
     ).first()
 
 
-def _remember(conn: Connection, q: CallbackRequest, response: str) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    inserted = conn.execute(
+@cache
+def _remember_statement(dialect_name: str) -> Any:
+    """Built once per dialect: SQLAlchemy reuses its compiled form (docs/performance.md)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
         dialect.insert(requests_log)
-        .values(uuid=q.uuid, method=q.method, body_hash=q.body_hash, response=response, created_at=utcnow())
+        .values(uuid=bindparam("q_uuid"), method=bindparam("q_method"), body_hash=bindparam("q_body_hash"),
+                response=bindparam("q_response"), created_at=bindparam("q_created_at"))
         .on_conflict_do_nothing(index_elements=["uuid"])
         .returning(requests_log.c.uuid)
-    ).first()
+    )
+
+
+def _remember(conn: Connection, q: CallbackRequest, response: str) -> bool:
+    inserted = conn.execute(_remember_statement(conn.dialect.name), {
+        "q_uuid": q.uuid, "q_method": q.method, "q_body_hash": q.body_hash, "q_response": response,
+        "q_created_at": utcnow(),
+    }).first()
     return inserted is not None
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Row, and_, column, insert, select, true, update, values
+from sqlalchemy import ARRAY, BigInteger, Connection, Row, and_, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wallet.db import is_postgres, lock_reference
@@ -26,50 +27,120 @@ SUCCESS = "Success"
 NOTHING_REFUNDED = "Success: no bet with this reference or round, nothing refunded"
 
 
+# --------------------------------------------------------------------------- statements
+# The hot-path statements are built once, with bound parameters: SQLAlchemy then
+# reuses their cache key and compiled SQL instead of rebuilding both on every
+# callback (the biggest CPU cost per callback before; docs/performance.md).
+
+_PLAYER = select(players).where(players.c.user_id == bindparam("user_id"))
+_PLAYER_FOR_UPDATE = _PLAYER.with_for_update()
+
+_owner = players.alias("owner")
+_rnd = rounds.alias("rnd")
+_PRIOR = (
+    select(
+        transactions.c.id,
+        transactions.c.kind,
+        transactions.c.amount,
+        transactions.c.balance_after,
+        transactions.c.currency,
+        transactions.c.round_pk,
+        _owner.c.user_id,
+        _rnd.c.round_id,
+        reversals.c.refund_id.label("reversed_by"),
+    )
+    .select_from(
+        transactions.join(_owner, _owner.c.id == transactions.c.player_id)
+        .outerjoin(_rnd, _rnd.c.id == transactions.c.round_pk)
+        .outerjoin(reversals, reversals.c.bet_id == transactions.c.id)
+    )
+    .where(transactions.c.reference == bindparam("reference"))
+)
+_ROUND_BY_ID = select(rounds).where(rounds.c.round_id == bindparam("round_id")).with_for_update()
+_ROUND_BY_PK = select(rounds).where(rounds.c.id == bindparam("pk")).with_for_update()
+
+_ENTRY_COLUMNS = (
+    "kind", "reference", "player_id", "round_pk", "amount", "balance_after", "currency", "request_uuid",
+    "session_id", "provider_id", "game_id", "game_name", "round_details", "bonus_code", "provider_ts", "note",
+    "created_at",
+)
+_ENTRY = (
+    insert(transactions)
+    .values({name: bindparam(f"e_{name}") for name in _ENTRY_COLUMNS})
+    .returning(transactions.c.id)
+)
+_MOVE = (
+    update(players)
+    .where(players.c.id == bindparam("e_player_id"))
+    .values(balance=bindparam("e_balance_after"), updated_at=bindparam("e_created_at"))
+)
+_CANCEL = (
+    update(rounds)
+    .where(rounds.c.id == bindparam("cancel_round"))
+    .values(status="cancelled", updated_at=bindparam("e_created_at"))
+)
+_LINK = insert(reversals)
+
+
+@cache
+def _insert_round_statement(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(rounds)
+        .values(
+            round_id=bindparam("r_round_id"), player_id=bindparam("r_player_id"), game_id=bindparam("r_game_id"),
+            status=bindparam("r_status"), has_result=False,
+            created_at=bindparam("r_now"), updated_at=bindparam("r_now"),
+        )
+        .on_conflict_do_nothing(index_elements=["round_id"])
+        .returning(*rounds.c)
+    )
+
+
+@cache
+def _write_statement(move: bool, cancel: bool, link: bool) -> Any:
+    """PostgreSQL: the entry, the balance, the round's cancellation and the reversal links in one
+    statement of data-modifying CTEs (one round trip, inside the caller's transaction)."""
+    entry = _ENTRY.cte("entry")
+    stmt = select(entry.c.id)
+    if move:
+        stmt = stmt.add_cte(_MOVE.cte("move"))
+    if cancel:
+        stmt = stmt.add_cte(_CANCEL.cte("cancel"))
+    if link:
+        bets = func.unnest(
+            bindparam("bet_ids", type_=ARRAY(BigInteger)), bindparam("bet_amounts", type_=ARRAY(BigInteger))
+        ).table_valued("bet_id", "amount").render_derived(name="bets")
+        stmt = stmt.add_cte(
+            insert(reversals)
+            .from_select(
+                ["bet_id", "refund_id", "amount"],
+                select(bets.c.bet_id, entry.c.id, bets.c.amount).select_from(bets).join(entry, true()),
+            )
+            .cte("link")
+        )
+    return stmt
+
+
 # --------------------------------------------------------------------------- reads
 
 
 def _player(conn: Connection, user_id: str, *, lock: bool) -> Row[Any] | None:
-    stmt = select(players).where(players.c.user_id == user_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).first()
+    return conn.execute(_PLAYER_FOR_UPDATE if lock else _PLAYER, {"user_id": user_id}).first()
 
 
 def _prior(conn: Connection, reference: str) -> dict[str, Row[Any]]:
     """Every transaction already recorded under `reference`, by kind, with owner and refund link."""
-    owner = players.alias("owner")
-    rnd = rounds.alias("rnd")
-    rows = conn.execute(
-        select(
-            transactions.c.id,
-            transactions.c.kind,
-            transactions.c.amount,
-            transactions.c.balance_after,
-            transactions.c.currency,
-            transactions.c.round_pk,
-            owner.c.user_id,
-            rnd.c.round_id,
-            reversals.c.refund_id.label("reversed_by"),
-        )
-        .select_from(
-            transactions.join(owner, owner.c.id == transactions.c.player_id)
-            .outerjoin(rnd, rnd.c.id == transactions.c.round_pk)
-            .outerjoin(reversals, reversals.c.bet_id == transactions.c.id)
-        )
-        .where(transactions.c.reference == reference)
-    ).all()
+    rows = conn.execute(_PRIOR, {"reference": reference}).all()
     return {row.kind: row for row in rows}
 
 
 def _round_by_id(conn: Connection, round_id: str) -> Row[Any] | None:
-    return conn.execute(
-        select(rounds).where(rounds.c.round_id == round_id).with_for_update()
-    ).first()
+    return conn.execute(_ROUND_BY_ID, {"round_id": round_id}).first()
 
 
 def _round_by_pk(conn: Connection, pk: int) -> Row[Any]:
-    return conn.execute(select(rounds).where(rounds.c.id == pk).with_for_update()).one()
+    return conn.execute(_ROUND_BY_PK, {"pk": pk}).one()
 
 
 def _insert_round(conn: Connection, values: dict[str, Any]) -> Row[Any]:
@@ -79,14 +150,8 @@ def _insert_round(conn: Connection, values: dict[str, Any]) -> Row[Any]:
     (a new row is invisible to, so unlockable by, any other transaction until
     this one commits). Only when it exists is it read FOR UPDATE.
     """
-    now = utcnow()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    created = conn.execute(
-        dialect.insert(rounds)
-        .values(created_at=now, updated_at=now, **values)
-        .on_conflict_do_nothing(index_elements=["round_id"])
-        .returning(*rounds.c)
-    ).first()
+    params = {f"r_{k}": v for k, v in {"status": "open", **values, "now": utcnow()}.items()}
+    created = conn.execute(_insert_round_statement(conn.dialect.name), params).first()
     row = created or _round_by_id(conn, values["round_id"])
     assert row is not None
     return row
@@ -146,54 +211,28 @@ def _post(
     has no DML in WITH, gets one statement per table.
     """
     balance = player.balance + amount
-    now = utcnow()
-    entry = insert(transactions).values(
-        kind=kind,
-        reference=q.reference,
-        player_id=player.id,
-        round_pk=round_pk,
-        amount=amount,
-        balance_after=balance,
-        currency=player.currency,
-        request_uuid=q.uuid or None,
-        session_id=q.session_id,
-        provider_id=q.provider_id,
-        game_id=q.game_id,
-        game_name=q.game_name,
-        round_details=q.round_details,
-        bonus_code=q.bonus_code,
-        provider_ts=q.timestamp,
-        note=note,
-        created_at=now,
-    ).returning(transactions.c.id)
-    also = []
-    if amount:
-        also.append(update(players).where(players.c.id == player.id).values(balance=balance, updated_at=now))
-    if cancel_round is not None:
-        also.append(update(rounds).where(rounds.c.id == cancel_round).values(status="cancelled", updated_at=now))
+    params = {
+        "e_kind": kind, "e_reference": q.reference, "e_player_id": player.id, "e_round_pk": round_pk,
+        "e_amount": amount, "e_balance_after": balance, "e_currency": player.currency,
+        "e_request_uuid": q.uuid or None, "e_session_id": q.session_id, "e_provider_id": q.provider_id,
+        "e_game_id": q.game_id, "e_game_name": q.game_name, "e_round_details": q.round_details,
+        "e_bonus_code": q.bonus_code, "e_provider_ts": q.timestamp, "e_note": note, "e_created_at": utcnow(),
+        "cancel_round": cancel_round,
+    }
     links = [{"bet_id": b.id, "amount": -b.amount} for b in reverses]
-
     if is_postgres(conn):
-        tx = entry.cte("entry")
-        stmt = select(tx.c.id)
-        for i, dml in enumerate(also):
-            stmt = stmt.add_cte(dml.cte(f"also_{i}"))
-        if links:
-            bets = values(column("bet_id", BigInteger), column("amount", BigInteger), name="bets").data(
-                [(link["bet_id"], link["amount"]) for link in links]
-            )
-            link = insert(reversals).from_select(
-                ["bet_id", "refund_id", "amount"],
-                select(bets.c.bet_id, tx.c.id, bets.c.amount).select_from(bets).join(tx, true()),
-            )
-            stmt = stmt.add_cte(link.cte("link"))
-        tx_id = conn.execute(stmt).scalar_one()
+        params["bet_ids"] = [link["bet_id"] for link in links]
+        params["bet_amounts"] = [link["amount"] for link in links]
+        stmt = _write_statement(bool(amount), cancel_round is not None, bool(links))
+        tx_id = conn.execute(stmt, params).scalar_one()
     else:
-        for dml in also:
-            conn.execute(dml)
-        tx_id = conn.execute(entry).scalar_one()
+        if amount:
+            conn.execute(_MOVE, params)
+        if cancel_round is not None:
+            conn.execute(_CANCEL, params)
+        tx_id = conn.execute(_ENTRY, params).scalar_one()
         if links:
-            conn.execute(insert(reversals), [{**link, "refund_id": tx_id} for link in links])
+            conn.execute(_LINK, [{**link, "refund_id": tx_id} for link in links])
     movements.record(kind, amount, player.currency)
     return tx_id, balance
 
