@@ -12,10 +12,19 @@ import tempfile
 from pathlib import Path
 
 bind = os.environ.get("WALLET_BIND", "127.0.0.1:8000")
-# Callbacks are short and wait on the database: a few sync processes per core.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("WALLET_THREADS", "1"))
+# Measured (docs/performance.md): a callback spends most of its time waiting on
+# PostgreSQL round trips and the commit, so each process runs several threads
+# (gthread, which also keeps provider connections alive): one process per core,
+# 8 threads each. Sync workers (one request per process) reached about half the
+# throughput at 32 connections.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+threads = int(os.environ.get("WALLET_THREADS", "8"))
 worker_class = "gthread" if threads > 1 else "sync"
+# One pooled connection per thread and no overflow: a thread never waits for a
+# connection, and a host never opens more than workers x threads of them
+# (connection budget: docs/operations.md).
+os.environ.setdefault("WALLET_DB_POOL_SIZE", str(threads))
+os.environ.setdefault("WALLET_DB_MAX_OVERFLOW", "0")
 # The app (and its connection pool) is created in each worker after the fork.
 preload_app = False
 timeout = int(os.environ.get("WALLET_TIMEOUT", "30"))
