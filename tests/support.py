@@ -143,7 +143,7 @@ def wait_for_http(base: str, proc: subprocess.Popen[bytes] | None = None, timeou
         try:
             requests.get(base + "/admin/reconciliation", timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or workers still booting
             time.sleep(0.1)
     raise RuntimeError(f"{base} did not answer within {timeout}s")
 
