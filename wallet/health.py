@@ -20,6 +20,7 @@ from config import ROOT
 from wallet.jsonutil import dumps
 
 bp = Blueprint("health", __name__)
+_REVISION = text("SELECT version_num FROM alembic_version")
 log = logging.getLogger("wallet.health")
 
 
@@ -44,12 +45,15 @@ def readyz() -> tuple[str, int, dict[str, str]]:
     heads = current_app.extensions["wallet.migration_heads"]
     try:
         with current_app.extensions["wallet.engine"].connect() as conn:
-            current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+            try:
+                current = set(conn.execute(_REVISION).scalars())
+            except SQLAlchemyError:  # no alembic_version table: never migrated
+                current = set()
     except SQLAlchemyError as exc:
         log.warning("not ready: database unreachable", extra={"fields": {"error": type(exc).__name__}})
         return _json({"status": "unavailable", "database": "unreachable"}, 503)
     if current != heads:
-        return _json({"status": "unavailable", "database": "ok", "migrations": "behind",
+        return _json({"status": "unavailable", "database": "ok", "migrations": "not at head",
                       "revision": sorted(current), "head": sorted(heads)}, 503)
     return _json({"status": "ok", "database": "ok", "revision": sorted(current)}, 200)
 
