@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test migrate venv dev-token clean
+.PHONY: run test bench migrate venv dev-token clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: venv var/admin-token migrate
 # The whole suite: unit, API (SQLite and PostgreSQL), integration and e2e on a throwaway PostgreSQL.
 test: venv
 	scripts/pg-throwaway $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Throughput and scale benchmark on its own PostgreSQL (bench/README.md); not part of `make test`.
+bench: venv
+	bench/run.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
