@@ -1,7 +1,7 @@
 """Engine and unit of work. One business operation = one database transaction.
 
-PostgreSQL: READ COMMITTED with row locks (`SELECT ... FOR UPDATE`), a
-transaction-scoped advisory lock per provider reference, and unique
+PostgreSQL: READ COMMITTED with a transaction-scoped advisory lock per
+provider reference, row locks (`SELECT ... FOR UPDATE`), and unique
 constraints do the serialising, so any number of processes on any number of
 hosts may share the database.
 
@@ -69,7 +69,13 @@ def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(1470, :k)")
+REFERENCE_LOCK_CLASS = 1470
+_ADVISORY_LOCK = text(f"SELECT pg_advisory_xact_lock({REFERENCE_LOCK_CLASS}, :k)")
+
+
+def reference_key(reference: str) -> int:
+    """The advisory-lock key of a provider reference: its CRC-32 as a signed 32-bit integer."""
+    return zlib.crc32(reference.encode("utf-8")) - 2**31
 
 
 def lock_reference(conn: Connection, reference: str) -> None:
@@ -79,8 +85,7 @@ def lock_reference(conn: Connection, reference: str) -> None:
     rollback); SQLite already serialises all writers.
     """
     if is_postgres(conn):
-        key = zlib.crc32(reference.encode("utf-8"))
-        conn.execute(_ADVISORY_LOCK, {"k": key - 2**31})
+        conn.execute(_ADVISORY_LOCK, {"k": reference_key(reference)})
 
 
 @contextmanager

@@ -1,9 +1,11 @@
 """The money-moving operations. Each runs inside one transaction that its caller owns.
 
 Lock order, the same in every operation so that concurrent ones cannot
-deadlock: the player row (FOR UPDATE), then the provider reference (advisory
-lock), then the round row (FOR UPDATE). All checks come before the first
-write; a `Refused` raised anyway makes the caller roll back everything.
+deadlock: the provider reference (advisory lock), then the player row (FOR
+UPDATE), then the round row (FOR UPDATE). On PostgreSQL the first two are one
+statement (`_lock`). Operations without a reference (EndRound, admin
+adjustments) start at the player row. All checks come before the first write;
+a `Refused` raised anyway makes the caller roll back everything.
 """
 
 from __future__ import annotations
@@ -13,10 +15,25 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Connection, Row, and_, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from wallet.db import is_postgres, lock_reference
+from wallet.db import REFERENCE_LOCK_CLASS, is_postgres, lock_reference, reference_key
 from wallet.ledger import movements
 from wallet.ledger.models import players, reversals, rounds, transactions, utcnow
 from wallet.ledger.outcomes import Answer, Code, Conflict, Invalid, NotFound, Refused
@@ -34,6 +51,15 @@ NOTHING_REFUNDED = "Success: no bet with this reference or round, nothing refund
 
 _PLAYER = select(players).where(players.c.user_id == bindparam("user_id"))
 _PLAYER_FOR_UPDATE = _PLAYER.with_for_update()
+# PostgreSQL: the reference's advisory lock, then the player's row, in one round trip. The
+# uncorrelated sub-select is an InitPlan evaluated by the plan's one-time filter, before the
+# index scan and the row lock, and whether or not a player matches
+# (EXPLAIN: LockRows -> Result (One-Time Filter: $0 IS NOT NULL) -> Index Scan).
+_LOCK_REFERENCE_THEN_PLAYER = _PLAYER_FOR_UPDATE.where(
+    select(cast(func.pg_advisory_xact_lock(literal_column(str(REFERENCE_LOCK_CLASS)), bindparam("k")), Text))
+    .scalar_subquery()
+    .is_not(None)
+)
 
 _owner = players.alias("owner")
 _rnd = rounds.alias("rnd")
@@ -127,6 +153,14 @@ def _write_statement(move: bool, cancel: bool, link: bool) -> Any:
 
 def _player(conn: Connection, user_id: str, *, lock: bool) -> Row[Any] | None:
     return conn.execute(_PLAYER_FOR_UPDATE if lock else _PLAYER, {"user_id": user_id}).first()
+
+
+def _lock(conn: Connection, user_id: str, reference: str) -> Row[Any] | None:
+    """Lock the provider reference, then the player's row; return the player (None if unknown)."""
+    if is_postgres(conn):
+        return conn.execute(_LOCK_REFERENCE_THEN_PLAYER, {"user_id": user_id, "k": reference_key(reference)}).first()
+    lock_reference(conn, reference)  # SQLite: BEGIN IMMEDIATE already serialises every writer
+    return _player(conn, user_id, lock=True)
 
 
 def _prior(conn: Connection, reference: str) -> dict[str, Row[Any]]:
@@ -274,8 +308,7 @@ def balance(conn: Connection, q: CallbackRequest) -> Answer:
 def bet(conn: Connection, q: CallbackRequest) -> Answer:
     """Debit the stake, once per reference; never for a refunded reference or a closed round."""
     assert q.reference is not None and q.round_id is not None
-    player = _player(conn, q.user_id, lock=True)
-    lock_reference(conn, q.reference)
+    player = _lock(conn, q.user_id, q.reference)
     prior = _prior(conn, q.reference)
     if player is None:
         raise _unknown_player(prior, q.user_id)
@@ -311,8 +344,7 @@ def bet(conn: Connection, q: CallbackRequest) -> Answer:
 def result(conn: Connection, q: CallbackRequest) -> Answer:
     """Credit a win (0 = round lost). Paid to frozen players and whatever the session."""
     assert q.reference is not None and q.round_id is not None
-    player = _player(conn, q.user_id, lock=True)
-    lock_reference(conn, q.reference)
+    player = _lock(conn, q.user_id, q.reference)
     prior = _prior(conn, q.reference)
     if player is None:
         raise _unknown_player(prior, q.user_id)
@@ -364,8 +396,7 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
     """Reverse a bet (by reference) or a round's bets (by roundId), exactly once (PROTOCOL.md section 3)."""
     assert q.reference is not None
     ref = {"reference": q.reference}
-    player = _player(conn, q.user_id, lock=True)
-    lock_reference(conn, q.reference)
+    player = _lock(conn, q.user_id, q.reference)
     prior = _prior(conn, q.reference)
     earlier, bet_row = prior.get("refund"), prior.get("bet")
 
