@@ -2,15 +2,7 @@
 -- by one of BENCH_PLAYERS seeded players.
 package.path = (os.getenv("BENCH_DIR") or "bench") .. "/?.lua;" .. package.path
 local c = require("common")
-
-setup = c.setup
-response = c.response
-done = c.done
-
-function init(args)
-  n = 0
-  codes = {}
-end
+c.install()
 
 function request()
   n = n + 1

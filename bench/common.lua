@@ -51,4 +51,15 @@ end
 
 M.headers = {["Content-Type"] = "application/json"}
 
+-- Install wrk's hooks: per-thread request counter `n` and answer tally `codes`.
+function M.install()
+  setup = M.setup
+  response = M.response
+  done = M.done
+  init = function(args)
+    n = 0
+    codes = {}
+  end
+end
+
 return M

@@ -86,8 +86,12 @@ export WALLET_BIND=127.0.0.1:$WALLET_PORT WALLET_ACCESS_LOG=/dev/null
 export PROMETHEUS_MULTIPROC_DIR=$OUT/prometheus
 "$ROOT/.venv/bin/gunicorn" -c config/gunicorn.conf.py wsgi:app >"$OUT/wallet.log" 2>&1 &
 GUNICORN_PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$WALLET_PORT/healthz" >/dev/null && break; sleep 0.2; done
-curl -fs "http://127.0.0.1:$WALLET_PORT/readyz"; echo
+# Up when any path answers over HTTP (so that older revisions without /healthz can be benched too).
+for _ in $(seq 150); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WALLET_PORT/healthz")" != 000 ] && break
+  sleep 0.2
+done
+curl -fs "http://127.0.0.1:$WALLET_PORT/readyz" || true; echo
 log "wallet: gunicorn pid $GUNICORN_PID workers=${WEB_CONCURRENCY:-default} threads=${WALLET_THREADS:-default} pool=${WALLET_DB_POOL_SIZE:-default}"
 
 export BENCH_DIR=$ROOT/bench BENCH_PLAYERS=$PLAYERS BENCH_THREADS=$WRK_THREADS BENCH_RESULT=$OUT/wrk.jsonl
