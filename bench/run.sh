@@ -121,7 +121,8 @@ START=1
 for c in $CONNECTIONS; do
   LEDGER=$("$PY" bench/seed.py "$DB" count)
   run_wrk refund refund.lua "$c" "$DURATION" BENCH_BETS=main BENCH_START=$START
-  START=$((START + LAST_REQUESTS + 2 * WRK_THREADS))
+  # wrk does not count the (at most $c) requests still in flight when it stops: skip them too.
+  START=$((START + LAST_REQUESTS + c + 2 * WRK_THREADS))
 done
 
 # Large ledger: the same refund run with the ledger filled to FILL_ENTRIES rows.
