@@ -82,13 +82,16 @@ class JsonFormatter(logging.Formatter):
 
 
 def register_logging(settings: Settings) -> None:
-    """JSON lines on stderr for the wallet's loggers (gunicorn keeps its own error log)."""
+    """JSON lines on stderr for the wallet's loggers (gunicorn keeps its own error log).
+
+    Records still propagate to the root logger (which the service leaves without a
+    handler), so that test tools such as pytest's caplog see them.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("wallet")
     logger.handlers[:] = [handler]
     logger.setLevel(settings.log_level)
-    logger.propagate = False
 
 
 def register_metrics(app: Flask) -> None:

@@ -151,3 +151,10 @@ def test_a_replay_that_would_now_succeed_moves_and_counts_nothing(provider, oper
     assert sample("wallet_money_moved_total", currency="USD", kind="bet") == before
     assert operator.balance() == Decimal("6000.00")
     assert operator.reconciliation()["ok"]
+
+
+def test_callback_lines_reach_the_root_logger_too(provider, player, caplog):
+    with caplog.at_level(logging.INFO, logger="wallet.callbacks"):
+        provider.call("Balance", uuid="uuid-caplog")
+    [record] = [r for r in caplog.records if r.name == "wallet.callbacks"]
+    assert record.fields["uuid"] == "uuid-caplog" and record.fields["method"] == "Balance"
