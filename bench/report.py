@@ -9,8 +9,9 @@ import sys
 def main(path: str) -> None:
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     pgbench = next((r for r in rows if r["phase"] == "pgbench"), None)
-    print("| phase | connections | ledger rows before | req/s | p50 ms | p95 ms | p99 ms | answers |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| phase | connections | ledger rows before | req/s | p50 ms | p95 ms | p99 ms "
+          "| app CPU ms/req | DB CPU ms/req | answers |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         if r["phase"] == "pgbench":
             continue
@@ -18,10 +19,11 @@ def main(path: str) -> None:
         if r.get("socket_errors"):
             codes += f" socket-errors:{r['socket_errors']}"
         print(f"| {r['phase']} | {r['connections']} | {r['ledger_rows_before']:,} | {r['rps']:.0f} "
-              f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {codes} |")
+              f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} "
+              f"| {r.get('app_cpu_ms_per_req', 0):.2f} | {r.get('db_cpu_ms_per_req', 0):.2f} | {codes} |")
     if pgbench:
         print(f"\npgbench tpcb-like, {pgbench['clients']} clients: {pgbench['tps']:.0f} tps "
-              f"(latency avg {pgbench['latency_avg_ms']} ms)")
+              f"(latency avg {pgbench['latency_avg_ms']} ms, DB CPU {pgbench.get('db_cpu_ms_per_tx', 0):.2f} ms/tx)")
         for r in rows:
             if r["phase"] == "refund" and r["connections"] == pgbench["clients"]:
                 print(f"Refund at {r['connections']} connections / pgbench: {r['rps'] / pgbench['tps']:.2f}"

@@ -34,6 +34,29 @@ find_bin() {
 INITDB=$(find_bin initdb); PG_CTL=$(find_bin pg_ctl)
 PGBENCH=$(command -v pgbench || find_bin pgbench)
 command -v wrk >/dev/null || { echo "bench: wrk not found (apt-get install -y wrk)" >&2; exit 2; }
+# CPU spent by a set of processes, from /proc (utime + stime, in clock ticks).
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
+ticks() {  # ticks PID... -> sum of utime+stime
+  local t=0 p f
+  for p in "$@"; do f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue; t=$((t + ${f% *} + ${f#* })); done
+  echo "$t"
+}
+pids_of() {  # pids_of postgres|wallet: every PostgreSQL process, or the gunicorn workers
+  if [ "$1" = postgres ]; then pgrep -P "$(head -1 "$PGDIR/data/postmaster.pid")"
+  else pgrep -P "$GUNICORN_PID"; fi
+}
+cpu_window() {  # cpu_window LOADPID SKIP SECONDS GROUP...: CPU ms of each GROUP over a window of a run
+  local load=$1 skip=$2 secs=$3; shift 3
+  [ "$secs" -ge 1 ] || secs=1
+  sleep "$skip"
+  local g before=() after=()
+  for g in "$@"; do before+=("$(ticks $(pids_of "$g"))"); done
+  sleep "$secs"
+  for g in "$@"; do after+=("$(ticks $(pids_of "$g"))"); done
+  CPU_SECONDS=$secs CPU_MS=$(((after[0] - before[0]) * TICK_MS))
+  [ $# -gt 1 ] && CPU_MS2=$(((after[1] - before[1]) * TICK_MS))
+  kill -0 "$load" 2>/dev/null || echo "bench: warning: the CPU window outlasted the run" >&2
+}
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---------------------------------------------------------------- PostgreSQL, durable defaults
@@ -66,10 +89,13 @@ log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 log "pgbench -i -s 10; pgbench -c $PGBENCH_CLIENTS -j 2 -T $PGBENCH_SECONDS"
 "$PGBENCH" -h 127.0.0.1 -p "$PGPORT" -U wallet -i -s 10 -q pgbench >"$OUT/pgbench-init.log" 2>&1
 "$PGBENCH" -h 127.0.0.1 -p "$PGPORT" -U wallet -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" pgbench \
-  >"$OUT/pgbench.log" 2>&1
+  >"$OUT/pgbench.log" 2>&1 &
+cpu_window $! 2 $((PGBENCH_SECONDS - 4)) postgres; DB_MS=$CPU_MS
+wait $!
 PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench.log" | head -1)
 PGBENCH_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$OUT/pgbench.log" | head -1)
-echo "{\"phase\":\"pgbench\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGBENCH_TPS,\"latency_avg_ms\":$PGBENCH_LAT}" >>"$RESULTS"
+DB_MS_PER_TX=$("$PY" -c "print('%.3f' % ($DB_MS / ($PGBENCH_TPS * $CPU_SECONDS)))")
+echo "{\"phase\":\"pgbench\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGBENCH_TPS,\"latency_avg_ms\":$PGBENCH_LAT,\"db_cpu_ms_per_tx\":$DB_MS_PER_TX}" >>"$RESULTS"
 log "pgbench tps=$PGBENCH_TPS latency_avg=${PGBENCH_LAT}ms"
 "${PSQL[@]}" -d postgres -c 'DROP DATABASE pgbench'
 
@@ -100,9 +126,15 @@ run_wrk() {  # phase script connections seconds [extra env...]
   : >"$BENCH_RESULT"
   env BENCH_RUN="$phase-c$conns-$$" "$@" \
     wrk -t "$WRK_THREADS" -c "$conns" -d "${secs}s" --timeout 10s -s "bench/$script" \
-    "http://127.0.0.1:$WALLET_PORT" >>"$OUT/wrk.log" 2>&1
-  local line; line=$(tail -1 "$BENCH_RESULT")
-  echo "{\"phase\":\"$phase\",\"connections\":$conns,\"ledger_rows_before\":$LEDGER,${line#\{}" >>"$RESULTS"
+    "http://127.0.0.1:$WALLET_PORT" >>"$OUT/wrk.log" 2>&1 &
+  local wrk_pid=$!
+  cpu_window "$wrk_pid" 1 $((secs - 2)) wallet postgres
+  wait "$wrk_pid"
+  local line rps; line=$(tail -1 "$BENCH_RESULT")
+  rps=$(echo "$line" | sed 's/.*"rps":\([0-9.]*\).*/\1/')
+  local cpu; cpu=$("$PY" -c "n = max(1.0, $rps * $CPU_SECONDS)
+print('\"app_cpu_ms_per_req\":%.3f,\"db_cpu_ms_per_req\":%.3f' % ($CPU_MS / n, $CPU_MS2 / n))")
+  echo "{\"phase\":\"$phase\",\"connections\":$conns,\"ledger_rows_before\":$LEDGER,$cpu,${line#\{}" >>"$RESULTS"
   log "$phase c=$conns ledger=$LEDGER: $line"
   LAST_REQUESTS=$(echo "$line" | sed 's/.*"requests":\([0-9]*\).*/\1/')
 }
