@@ -45,16 +45,23 @@ pids_of() {  # pids_of postgres|wallet: every PostgreSQL process, or the gunicor
   if [ "$1" = postgres ]; then pgrep -P "$(head -1 "$PGDIR/data/postmaster.pid")"
   else pgrep -P "$GUNICORN_PID"; fi
 }
+snapshot() {  # snapshot GROUP: one "pid ticks" line per process
+  local p; for p in $(pids_of "$1"); do echo "$p $(ticks "$p")"; done
+}
+delta_ms() {  # CPU ms between two snapshots; a process born in between counts whole, one that died is lost
+  awk -v tick="$TICK_MS" 'NR == FNR { b[$1] = $2; next } { d += $2 - (($1 in b) ? b[$1] : 0) }
+    END { print d * tick }' "$OUT/.cpu-$1-before" "$OUT/.cpu-$1-after"
+}
 cpu_window() {  # cpu_window LOADPID SKIP SECONDS GROUP...: CPU ms of each GROUP over a window of a run
   local load=$1 skip=$2 secs=$3; shift 3
   [ "$secs" -ge 1 ] || secs=1
   sleep "$skip"
-  local g before=() after=()
-  for g in "$@"; do before+=("$(ticks $(pids_of "$g"))"); done
+  local g
+  for g in "$@"; do snapshot "$g" >"$OUT/.cpu-$g-before"; done
   sleep "$secs"
-  for g in "$@"; do after+=("$(ticks $(pids_of "$g"))"); done
-  CPU_SECONDS=$secs CPU_MS=$(((after[0] - before[0]) * TICK_MS))
-  [ $# -gt 1 ] && CPU_MS2=$(((after[1] - before[1]) * TICK_MS))
+  for g in "$@"; do snapshot "$g" >"$OUT/.cpu-$g-after"; done
+  CPU_SECONDS=$secs CPU_MS=$(delta_ms "$1")
+  if [ $# -gt 1 ]; then CPU_MS2=$(delta_ms "$2"); fi
   kill -0 "$load" 2>/dev/null || echo "bench: warning: the CPU window outlasted the run" >&2
 }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
