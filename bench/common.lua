@@ -23,19 +23,20 @@ end
 local function pct(latency, p) return latency:percentile(p) / 1000.0 end
 
 function M.done(summary, latency, requests)
-  local tally = {}
+  local tally, most = {}, 0
   for _, t in ipairs(threads) do
     for code, n in pairs(t:get("codes")) do tally[code] = (tally[code] or 0) + n end
+    most = math.max(most, t:get("n"))  -- requests made by the busiest thread, in flight included
   end
   local parts = {}
   for code, n in pairs(tally) do table.insert(parts, string.format('"%s":%d', code, n)) end
   local e = summary.errors
   local line = string.format(
     '{"requests":%d,"seconds":%.3f,"rps":%.1f,"p50_ms":%.2f,"p95_ms":%.2f,"p99_ms":%.2f,"max_ms":%.2f,' ..
-    '"socket_errors":%d,"codes":{%s}}',
+    '"socket_errors":%d,"most_per_thread":%d,"codes":{%s}}',
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
     pct(latency, 50), pct(latency, 95), pct(latency, 99), latency.max / 1000.0,
-    e.connect + e.read + e.write + e.timeout, table.concat(parts, ","))
+    e.connect + e.read + e.write + e.timeout, most, table.concat(parts, ","))
   io.write(line .. "\n")
   local path = os.getenv("BENCH_RESULT")
   if path then

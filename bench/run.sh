@@ -143,7 +143,7 @@ run_wrk() {  # phase script connections seconds [extra env...]
 print('\"app_cpu_ms_per_req\":%.3f,\"db_cpu_ms_per_req\":%.3f' % ($CPU_MS / n, $CPU_MS2 / n))")
   echo "{\"phase\":\"$phase\",\"connections\":$conns,\"ledger_rows_before\":$LEDGER,$cpu,${line#\{}" >>"$RESULTS"
   log "$phase c=$conns ledger=$LEDGER: $line"
-  LAST_REQUESTS=$(echo "$line" | sed 's/.*"requests":\([0-9]*\).*/\1/')
+  MOST_PER_THREAD=$(echo "$line" | sed 's/.*"most_per_thread":\([0-9]*\).*/\1/')
 }
 
 # Small ledger first: refunds with the ledger at ~SMALL_LEDGER rows.
@@ -160,8 +160,9 @@ START=1
 for c in $CONNECTIONS; do
   LEDGER=$("$PY" bench/seed.py "$DB" count)
   run_wrk refund refund.lua "$c" "$DURATION" BENCH_BETS=main BENCH_START=$START
-  # wrk does not count the (at most $c) requests still in flight when it stops: skip them too.
-  START=$((START + LAST_REQUESTS + c + 2 * WRK_THREADS))
+  # Thread t took bets START + t + WRK_THREADS * k, k < its request count (in flight included),
+  # and threads do not go equally fast: the next run starts past the busiest one.
+  START=$((START + WRK_THREADS * (MOST_PER_THREAD + 1)))
 done
 
 # Large ledger: the same refund run with the ledger filled to FILL_ENTRIES rows.
@@ -172,6 +173,9 @@ LEDGER=$("$PY" bench/seed.py "$DB" count)
 run_wrk refund-large refund.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION" BENCH_BETS=large BENCH_START=1
 
 curl -fs "http://127.0.0.1:$WALLET_PORT/metrics" >"$OUT/metrics.txt" || true
+# Self-check: every Refund of the bench must have found its own, not yet refunded, bet.
+log "metrics: Refund answered 0: $(sed -n 's/^wallet_callbacks_total{error="0",method="Refund"} //p' "$OUT/metrics.txt");\
+ refunds applied: $(sed -n 's/^wallet_refunds_total{outcome="applied"} //p' "$OUT/metrics.txt") (must be equal)"
 kill "$GUNICORN_PID"; wait "$GUNICORN_PID" 2>/dev/null || true; GUNICORN_PID=
 "$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
 "$PY" bench/report.py "$RESULTS" | tee "$OUT/report.md"
