@@ -6,6 +6,12 @@ import json
 import sys
 
 
+def cpu(row: dict, side: str) -> str:
+    """CPU ms per request; '>=' when a worker was recycled in the window (its CPU is missing)."""
+    value = f"{row.get(f'{side}_cpu_ms_per_req', 0):.2f}"
+    return f">={value}" if row.get("workers_recycled") else value
+
+
 def main(path: str) -> None:
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     pgbench = next((r for r in rows if r["phase"] == "pgbench"), None)
@@ -20,7 +26,7 @@ def main(path: str) -> None:
             codes += f" socket-errors:{r['socket_errors']}"
         print(f"| {r['phase']} | {r['connections']} | {r['ledger_rows_before']:,} | {r['rps']:.0f} "
               f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} "
-              f"| {r.get('app_cpu_ms_per_req', 0):.2f} | {r.get('db_cpu_ms_per_req', 0):.2f} | {codes} |")
+              f"| {cpu(r, 'app')} | {cpu(r, 'db')} | {codes} |")
     if pgbench:
         print(f"\npgbench tpcb-like, {pgbench['clients']} clients: {pgbench['tps']:.0f} tps "
               f"(latency avg {pgbench['latency_avg_ms']} ms, DB CPU {pgbench.get('db_cpu_ms_per_tx', 0):.2f} ms/tx)")

@@ -13,7 +13,7 @@ CONNECTIONS=${CONNECTIONS:-"8 32 64"}    # wrk connections, one Bet run and one 
 WRK_THREADS=${WRK_THREADS:-2}
 PLAYERS=${PLAYERS:-500}
 SCALE_CONNECTIONS=${SCALE_CONNECTIONS:-32}
-SCALE_DURATION=${SCALE_DURATION:-8}
+SCALE_DURATION=${SCALE_DURATION:-5}     # short enough not to run out of the ~10k ledger's bets
 SMALL_LEDGER=${SMALL_LEDGER:-10000}      # ledger rows before the small-scale refund run
 FILL_ENTRIES=${FILL_ENTRIES:-1000000}    # ledger rows before the large-scale refund run
 MAX_RPS=${MAX_RPS:-2500}                 # sizes the pre-created bets (MAX_RPS x seconds per run)
@@ -52,6 +52,10 @@ delta_ms() {  # CPU ms between two snapshots; a process born in between counts w
   awk -v tick="$TICK_MS" 'NR == FNR { b[$1] = $2; next } { d += $2 - (($1 in b) ? b[$1] : 0) }
     END { print d * tick }' "$OUT/.cpu-$1-before" "$OUT/.cpu-$1-after"
 }
+died() {  # how many processes of GROUP ended during the window (their CPU is missing: figures too low)
+  awk 'NR == FNR { a[$1] = 1; next } !($1 in a) { n++ } END { print n + 0 }' \
+    "$OUT/.cpu-$1-after" "$OUT/.cpu-$1-before"
+}
 cpu_window() {  # cpu_window LOADPID SKIP SECONDS GROUP...: CPU ms of each GROUP over a window of a run
   local load=$1 skip=$2 secs=$3; shift 3
   [ "$secs" -ge 1 ] || secs=1
@@ -62,6 +66,7 @@ cpu_window() {  # cpu_window LOADPID SKIP SECONDS GROUP...: CPU ms of each GROUP
   for g in "$@"; do snapshot "$g" >"$OUT/.cpu-$g-after"; done
   CPU_SECONDS=$secs CPU_MS=$(delta_ms "$1")
   if [ $# -gt 1 ]; then CPU_MS2=$(delta_ms "$2"); fi
+  CPU_DIED=$(died "$1")
   kill -0 "$load" 2>/dev/null || echo "bench: warning: the CPU window outlasted the run" >&2
 }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -140,7 +145,8 @@ run_wrk() {  # phase script connections seconds [extra env...]
   local line rps; line=$(tail -1 "$BENCH_RESULT")
   rps=$(echo "$line" | sed 's/.*"rps":\([0-9.]*\).*/\1/')
   local cpu; cpu=$("$PY" -c "n = max(1.0, $rps * $CPU_SECONDS)
-print('\"app_cpu_ms_per_req\":%.3f,\"db_cpu_ms_per_req\":%.3f' % ($CPU_MS / n, $CPU_MS2 / n))")
+print('\"app_cpu_ms_per_req\":%.3f,\"db_cpu_ms_per_req\":%.3f,\"workers_recycled\":$CPU_DIED'
+      % ($CPU_MS / n, $CPU_MS2 / n))")
   echo "{\"phase\":\"$phase\",\"connections\":$conns,\"ledger_rows_before\":$LEDGER,$cpu,${line#\{}" >>"$RESULTS"
   log "$phase c=$conns ledger=$LEDGER: $line"
   MOST_PER_THREAD=$(echo "$line" | sed 's/.*"most_per_thread":\([0-9]*\).*/\1/')
@@ -174,8 +180,12 @@ run_wrk refund-large refund.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION" BENCH_BET
 
 curl -fs "http://127.0.0.1:$WALLET_PORT/metrics" >"$OUT/metrics.txt" || true
 # Self-check: every Refund of the bench must have found its own, not yet refunded, bet.
-log "metrics: Refund answered 0: $(sed -n 's/^wallet_callbacks_total{error="0",method="Refund"} //p' "$OUT/metrics.txt");\
- refunds applied: $(sed -n 's/^wallet_refunds_total{outcome="applied"} //p' "$OUT/metrics.txt") (must be equal)"
+metric() { sed -n "s/^$1 //p" "$OUT/metrics.txt" | cut -d. -f1; }
+ANSWERED=$(metric 'wallet_callbacks_total{error="0",method="Refund"}')
+APPLIED=$(metric 'wallet_refunds_total{outcome="applied"}')
+WITHOUT=$(metric 'wallet_refunds_total{outcome="recorded_without_bet"}')
+log "metrics: Refund answered 0: ${ANSWERED:-0}, applied ${APPLIED:-0}, recorded without bet ${WITHOUT:-0};\
+ retransmissions (must be 0): $(( ${ANSWERED:-0} - ${APPLIED:-0} - ${WITHOUT:-0} ))"
 kill "$GUNICORN_PID"; wait "$GUNICORN_PID" 2>/dev/null || true; GUNICORN_PID=
 "$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
 "$PY" bench/report.py "$RESULTS" | tee "$OUT/report.md"
