@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test migrate venv dev-token clean demo browser
+.PHONY: run test bench migrate venv dev-token clean demo browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: venv browser
 # CancelRound end to end on a fresh var/demo.sqlite3: wallet (gunicorn) + sandbox provider, then both stopped.
 demo: venv
 	$(BIN)/python scripts/demo.py
+
+# Throughput and scale benchmark on its own PostgreSQL (bench/README.md); not part of `make test`.
+bench: venv
+	bench/run.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

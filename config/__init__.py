@@ -31,15 +31,15 @@ def _networks(raw: str | None, name: str) -> tuple[Network, ...]:
         raise ConfigError(f"{name}: {exc}") from exc
 
 
-def _int(raw: str | None, name: str, default: int) -> int:
+def _int(raw: str | None, name: str, default: int, minimum: int = 1) -> int:
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive")
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
     return value
 
 
@@ -68,6 +68,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     db_pool_size: int = 5
     db_max_overflow: int = 5
+    db_pre_ping: bool = False
     provider_api_url: str = "http://127.0.0.1:8100"
     provider_id: str = "LuckyMonaco"
     provider_timeout: float = 5.0
@@ -89,7 +90,8 @@ class Settings:
             admin_token=e.get("WALLET_ADMIN_TOKEN") or None,
             max_body_bytes=_int(e.get("WALLET_MAX_BODY_BYTES"), "WALLET_MAX_BODY_BYTES", 1024 * 1024),
             db_pool_size=_int(e.get("WALLET_DB_POOL_SIZE"), "WALLET_DB_POOL_SIZE", 5),
-            db_max_overflow=_int(e.get("WALLET_DB_MAX_OVERFLOW"), "WALLET_DB_MAX_OVERFLOW", 5),
+            db_max_overflow=_int(e.get("WALLET_DB_MAX_OVERFLOW"), "WALLET_DB_MAX_OVERFLOW", 5, minimum=0),
+            db_pre_ping=(e.get("WALLET_DB_PRE_PING") or "").strip().lower() in ("1", "true", "yes", "on"),
             provider_api_url=(e.get("LUCKY_MONACO_API_URL") or "http://127.0.0.1:8100").rstrip("/"),
             provider_id=e.get("LUCKY_MONACO_PROVIDER_ID") or "LuckyMonaco",
             provider_timeout=_float(e.get("LUCKY_MONACO_TIMEOUT"), "LUCKY_MONACO_TIMEOUT", 5.0),

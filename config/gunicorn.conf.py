@@ -1,17 +1,30 @@
 """gunicorn settings for the wallet: `gunicorn -c config/gunicorn.conf.py wsgi:app`.
 
 Every value can be overridden from the environment (WALLET_BIND, WEB_CONCURRENCY,
-WALLET_THREADS, WALLET_TIMEOUT) or on the command line.
+WALLET_THREADS, WALLET_TIMEOUT, PROMETHEUS_MULTIPROC_DIR) or on the command line.
+The worker model and the pool size were chosen by measurement: docs/performance.md.
 """
 
 import multiprocessing
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("WALLET_BIND", "127.0.0.1:8000")
-# Callbacks are short and wait on the database: a few sync processes per core.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("WALLET_THREADS", "1"))
+# Measured (docs/performance.md): a callback spends most of its time waiting on
+# PostgreSQL round trips and the commit, so each process runs several threads
+# (gthread, which also keeps provider connections alive): one process per core,
+# 8 threads each. Sync workers (one request per process) reached about half the
+# throughput at 32 connections.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+threads = int(os.environ.get("WALLET_THREADS", "8"))
 worker_class = "gthread" if threads > 1 else "sync"
+# One pooled connection per thread and no overflow: a thread never waits for a
+# connection, and a host never opens more than workers x threads of them
+# (connection budget: docs/operations.md).
+os.environ.setdefault("WALLET_DB_POOL_SIZE", str(threads))
+os.environ.setdefault("WALLET_DB_MAX_OVERFLOW", "0")
 # The app (and its connection pool) is created in each worker after the fork.
 preload_app = False
 timeout = int(os.environ.get("WALLET_TIMEOUT", "30"))
@@ -30,3 +43,31 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn's control socket sits at one fixed path per user: several wallets on
 # one host (tests, blue/green) would fight over it, and we do not use it.
 control_socket_disable = True
+
+# Prometheus multiprocess mode: every worker writes its samples to files in one
+# directory and /metrics adds them up. The variable must be set before a worker
+# imports prometheus_client, so it is set here, in the master. Without one from
+# the environment, a private temporary directory is made and removed on exit.
+_metrics_dir_owned = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir_owned:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wallet-prometheus-")
+METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Start from zero: samples of a previous run (a dead master's) must not be added in."""
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in METRICS_DIR.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker exited: drop its live-gauge samples (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    if _metrics_dir_owned:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response
 
 from config import Settings
 from wallet.db import make_engine
+from wallet.health import register_health
 from wallet.jsonutil import DecimalJSONProvider, dumps
+from wallet.observability import register_logging, register_metrics
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -22,21 +22,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_logging(settings)
     register_extensions(app, settings)
     register_blueprints(app)
+    register_metrics(app)
+    register_health(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
 
 
-def register_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-
-
 def register_extensions(app: Flask, settings: Settings) -> None:
     app.extensions["wallet.engine"] = make_engine(
-        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pre_ping=settings.db_pre_ping,
     )
 
 

@@ -1,7 +1,7 @@
 """Engine and unit of work. One business operation = one database transaction.
 
-PostgreSQL: READ COMMITTED with row locks (`SELECT ... FOR UPDATE`), a
-transaction-scoped advisory lock per provider reference, and unique
+PostgreSQL: READ COMMITTED with a transaction-scoped advisory lock per
+provider reference, row locks (`SELECT ... FOR UPDATE`), and unique
 constraints do the serialising, so any number of processes on any number of
 hosts may share the database.
 
@@ -20,8 +20,15 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
-    """An engine for `url` with the settings this service relies on."""
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = False) -> Engine:
+    """An engine for `url` with the settings this service relies on.
+
+    No pre-ping by default: it costs a round trip on every checkout. A connection
+    the server dropped then fails its first statement; the caller answers 100
+    (retry), and SQLAlchemy discards every pooled connection older than the
+    failure, so one request per worker sees a database restart
+    (docs/operations.md). WALLET_DB_PRE_PING=1 trades the round trip for that.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -35,7 +42,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engin
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
 
@@ -62,6 +69,15 @@ def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+REFERENCE_LOCK_CLASS = 1470
+_ADVISORY_LOCK = text(f"SELECT pg_advisory_xact_lock({REFERENCE_LOCK_CLASS}, :k)")
+
+
+def reference_key(reference: str) -> int:
+    """The advisory-lock key of a provider reference: its CRC-32 as a signed 32-bit integer."""
+    return zlib.crc32(reference.encode("utf-8")) - 2**31
+
+
 def lock_reference(conn: Connection, reference: str) -> None:
     """Serialise every transaction that touches one provider reference, whoever the player.
 
@@ -69,8 +85,7 @@ def lock_reference(conn: Connection, reference: str) -> None:
     rollback); SQLite already serialises all writers.
     """
     if is_postgres(conn):
-        key = zlib.crc32(reference.encode("utf-8"))
-        conn.execute(text("SELECT pg_advisory_xact_lock(1470, :k)"), {"k": key - 2**31})
+        conn.execute(_ADVISORY_LOCK, {"k": reference_key(reference)})
 
 
 @contextmanager

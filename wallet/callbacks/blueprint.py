@@ -17,6 +17,7 @@ from wallet.jsonutil import dumps, loads
 from wallet.ledger.idempotency import Reply, run_callback
 from wallet.ledger.outcomes import Answer, Code
 from wallet.ledger.services import CALLBACKS
+from wallet.observability import observe_callback
 
 log = logging.getLogger("wallet.callbacks")
 
@@ -54,11 +55,7 @@ def callback(version: str, method: str) -> Response:
         return Response(dumps({"error": "not found"}), status=404, mimetype="application/json")
     started = time.perf_counter()
     reply, fields = _handle(name)
-    log.info(
-        "callback %s error=%s uuid=%s userId=%s reference=%s ms=%.1f",
-        METHOD_NAMES[name], reply.error, fields.get("uuid"), fields.get("user_id"), fields.get("reference"),
-        (time.perf_counter() - started) * 1000,
-    )
+    observe_callback(METHOD_NAMES[name], reply.error, time.perf_counter() - started, fields, reply.moved)
     return Response(reply.body, status=200, mimetype="application/json")
 
 

@@ -10,12 +10,14 @@ winner's answer.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Connection, Engine, Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wallet.jsonutil import dumps, loads
+from wallet.ledger.movements import Movement, collecting
 from wallet.ledger.models import requests_log, utcnow
 from wallet.ledger.outcomes import Answer, Code, Refused
 from wallet.ledger.requests import CallbackRequest
@@ -24,10 +26,14 @@ Operation = Callable[[Connection, CallbackRequest], Answer]
 
 
 class Reply(NamedTuple):
-    """The provider error code of an answer and its JSON text, exactly as sent (and stored)."""
+    """The provider error code of an answer and its JSON text, exactly as sent (and stored).
+
+    `moved`: the ledger entries this very call committed (empty for replays), for metrics.
+    """
 
     error: int
     body: str
+    moved: tuple[Movement, ...] = ()
 
     @classmethod
     def of(cls, answer: Answer) -> Reply:
@@ -44,14 +50,24 @@ def _stored(conn: Connection, uuid: str) -> Row[Any] | None:
     ).first()
 
 
-def _remember(conn: Connection, q: CallbackRequest, response: str) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    inserted = conn.execute(
+@cache
+def _remember_statement(dialect_name: str) -> Any:
+    """Built once per dialect: SQLAlchemy reuses its compiled form (docs/performance.md)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
         dialect.insert(requests_log)
-        .values(uuid=q.uuid, method=q.method, body_hash=q.body_hash, response=response, created_at=utcnow())
+        .values(uuid=bindparam("q_uuid"), method=bindparam("q_method"), body_hash=bindparam("q_body_hash"),
+                response=bindparam("q_response"), created_at=bindparam("q_created_at"))
         .on_conflict_do_nothing(index_elements=["uuid"])
         .returning(requests_log.c.uuid)
-    ).first()
+    )
+
+
+def _remember(conn: Connection, q: CallbackRequest, response: str) -> bool:
+    inserted = conn.execute(_remember_statement(conn.dialect.name), {
+        "q_uuid": q.uuid, "q_method": q.method, "q_body_hash": q.body_hash, "q_response": response,
+        "q_created_at": utcnow(),
+    }).first()
     return inserted is not None
 
 
@@ -65,18 +81,21 @@ def _replay(stored: Row[Any], q: CallbackRequest) -> Reply:
 def run_callback(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply:
     """Run `operation` once for `q.uuid` and return the JSON answer (the stored one on replay).
 
+    The uuid is not looked up first: for a new uuid, the usual case, that costs
+    no round trip. A replayed uuid runs the operation again, but the INSERT of
+    its answer finds the first one (ON CONFLICT, waiting for a concurrent first
+    attempt to commit), so the whole transaction is rolled back: it moves
+    nothing, and the stored answer is sent.
+
     Returns only after the commit: an answer never reports work that did not
     reach the database. Database errors propagate (the caller answers 100).
     """
     try:
-        with engine.begin() as conn:
-            stored = _stored(conn, q.uuid)
-            if stored is not None:
-                return _replay(stored, q)
+        with collecting() as moved, engine.begin() as conn:
             reply = Reply.of(operation(conn, q))
             if not _remember(conn, q, reply.body):
                 raise _LostRace
-            return reply
+        return reply._replace(moved=tuple(moved))  # committed
     except Refused as refused:
         # Nothing of the refused operation is kept. A final answer is, so that a replay gets
         # it again; "internal error, retry" is not, or the provider's retry could never pass.

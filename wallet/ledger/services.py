@@ -1,20 +1,40 @@
 """The money-moving operations. Each runs inside one transaction that its caller owns.
 
 Lock order, the same in every operation so that concurrent ones cannot
-deadlock: the player row (FOR UPDATE), then the provider reference (advisory
-lock), then the round row (FOR UPDATE). All checks come before the first
-write; a `Refused` raised anyway makes the caller roll back everything.
+deadlock: the provider reference (advisory lock), then the player row (FOR
+UPDATE), then the round row (FOR UPDATE). On PostgreSQL the first two are one
+statement (`_lock`). Operations without a reference (EndRound, admin
+adjustments) start at the player row. All checks come before the first write;
+a `Refused` raised anyway makes the caller roll back everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from wallet.db import lock_reference
+from wallet.db import REFERENCE_LOCK_CLASS, is_postgres, lock_reference, reference_key
+from wallet.ledger import movements
 from wallet.ledger.models import players, reversals, rounds, transactions, utcnow
 from wallet.ledger.outcomes import Answer, Code, Conflict, Invalid, NotFound, Refused
 from wallet.ledger.requests import CallbackRequest
@@ -24,62 +44,149 @@ SUCCESS = "Success"
 NOTHING_REFUNDED = "Success: no bet with this reference or round, nothing refunded"
 
 
+# --------------------------------------------------------------------------- statements
+# The hot-path statements are built once, with bound parameters: SQLAlchemy then
+# reuses their cache key and compiled SQL instead of rebuilding both on every
+# callback (the biggest CPU cost per callback before; docs/performance.md).
+
+_PLAYER = select(players).where(players.c.user_id == bindparam("user_id"))
+_PLAYER_FOR_UPDATE = _PLAYER.with_for_update()
+# PostgreSQL: the reference's advisory lock, then the player's row, in one round trip. The
+# uncorrelated sub-select is an InitPlan evaluated by the plan's one-time filter, before the
+# index scan and the row lock, and whether or not a player matches
+# (EXPLAIN: LockRows -> Result (One-Time Filter: $0 IS NOT NULL) -> Index Scan).
+_LOCK_REFERENCE_THEN_PLAYER = _PLAYER_FOR_UPDATE.where(
+    select(cast(func.pg_advisory_xact_lock(literal_column(str(REFERENCE_LOCK_CLASS)), bindparam("k")), Text))
+    .scalar_subquery()
+    .is_not(None)
+)
+
+_owner = players.alias("owner")
+_rnd = rounds.alias("rnd")
+_PRIOR = (
+    select(
+        transactions.c.id,
+        transactions.c.kind,
+        transactions.c.amount,
+        transactions.c.balance_after,
+        transactions.c.currency,
+        transactions.c.round_pk,
+        _owner.c.user_id,
+        _rnd.c.round_id,
+        reversals.c.refund_id.label("reversed_by"),
+    )
+    .select_from(
+        transactions.join(_owner, _owner.c.id == transactions.c.player_id)
+        .outerjoin(_rnd, _rnd.c.id == transactions.c.round_pk)
+        .outerjoin(reversals, reversals.c.bet_id == transactions.c.id)
+    )
+    .where(transactions.c.reference == bindparam("reference"))
+)
+_ROUND_BY_ID = select(rounds).where(rounds.c.round_id == bindparam("round_id")).with_for_update()
+_ROUND_BY_PK = select(rounds).where(rounds.c.id == bindparam("pk")).with_for_update()
+
+_ENTRY_COLUMNS = (
+    "kind", "reference", "player_id", "round_pk", "amount", "balance_after", "currency", "request_uuid",
+    "session_id", "provider_id", "game_id", "game_name", "round_details", "bonus_code", "provider_ts", "note",
+    "created_at",
+)
+_ENTRY = (
+    insert(transactions)
+    .values({name: bindparam(f"e_{name}") for name in _ENTRY_COLUMNS})
+    .returning(transactions.c.id)
+)
+_MOVE = (
+    update(players)
+    .where(players.c.id == bindparam("e_player_id"))
+    .values(balance=bindparam("e_balance_after"), updated_at=bindparam("e_created_at"))
+)
+_CANCEL = (
+    update(rounds)
+    .where(rounds.c.id == bindparam("cancel_round"))
+    .values(status="cancelled", updated_at=bindparam("e_created_at"))
+)
+_LINK = insert(reversals)
+
+
+@cache
+def _insert_round_statement(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(rounds)
+        .values(
+            round_id=bindparam("r_round_id"), player_id=bindparam("r_player_id"), game_id=bindparam("r_game_id"),
+            status=bindparam("r_status"), has_result=False,
+            created_at=bindparam("r_now"), updated_at=bindparam("r_now"),
+        )
+        .on_conflict_do_nothing(index_elements=["round_id"])
+        .returning(*rounds.c)
+    )
+
+
+@cache
+def _write_statement(move: bool, cancel: bool, link: bool) -> Any:
+    """PostgreSQL: the entry, the balance, the round's cancellation and the reversal links in one
+    statement of data-modifying CTEs (one round trip, inside the caller's transaction)."""
+    entry = _ENTRY.cte("entry")
+    stmt = select(entry.c.id)
+    if move:
+        stmt = stmt.add_cte(_MOVE.cte("move"))
+    if cancel:
+        stmt = stmt.add_cte(_CANCEL.cte("cancel"))
+    if link:
+        bets = func.unnest(
+            bindparam("bet_ids", type_=ARRAY(BigInteger)), bindparam("bet_amounts", type_=ARRAY(BigInteger))
+        ).table_valued("bet_id", "amount").render_derived(name="bets")
+        stmt = stmt.add_cte(
+            insert(reversals)
+            .from_select(
+                ["bet_id", "refund_id", "amount"],
+                select(bets.c.bet_id, entry.c.id, bets.c.amount).select_from(bets).join(entry, true()),
+            )
+            .cte("link")
+        )
+    return stmt
+
+
 # --------------------------------------------------------------------------- reads
 
 
 def _player(conn: Connection, user_id: str, *, lock: bool) -> Row[Any] | None:
-    stmt = select(players).where(players.c.user_id == user_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).first()
+    return conn.execute(_PLAYER_FOR_UPDATE if lock else _PLAYER, {"user_id": user_id}).first()
+
+
+def _lock(conn: Connection, user_id: str, reference: str) -> Row[Any] | None:
+    """Lock the provider reference, then the player's row; return the player (None if unknown)."""
+    if is_postgres(conn):
+        return conn.execute(_LOCK_REFERENCE_THEN_PLAYER, {"user_id": user_id, "k": reference_key(reference)}).first()
+    lock_reference(conn, reference)  # SQLite: BEGIN IMMEDIATE already serialises every writer
+    return _player(conn, user_id, lock=True)
 
 
 def _prior(conn: Connection, reference: str) -> dict[str, Row[Any]]:
     """Every transaction already recorded under `reference`, by kind, with owner and refund link."""
-    owner = players.alias("owner")
-    rnd = rounds.alias("rnd")
-    rows = conn.execute(
-        select(
-            transactions.c.id,
-            transactions.c.kind,
-            transactions.c.amount,
-            transactions.c.balance_after,
-            transactions.c.currency,
-            transactions.c.round_pk,
-            owner.c.user_id,
-            rnd.c.round_id,
-            reversals.c.refund_id.label("reversed_by"),
-        )
-        .select_from(
-            transactions.join(owner, owner.c.id == transactions.c.player_id)
-            .outerjoin(rnd, rnd.c.id == transactions.c.round_pk)
-            .outerjoin(reversals, reversals.c.bet_id == transactions.c.id)
-        )
-        .where(transactions.c.reference == reference)
-    ).all()
+    rows = conn.execute(_PRIOR, {"reference": reference}).all()
     return {row.kind: row for row in rows}
 
 
 def _round_by_id(conn: Connection, round_id: str) -> Row[Any] | None:
-    return conn.execute(
-        select(rounds).where(rounds.c.round_id == round_id).with_for_update()
-    ).first()
+    return conn.execute(_ROUND_BY_ID, {"round_id": round_id}).first()
 
 
 def _round_by_pk(conn: Connection, pk: int) -> Row[Any]:
-    return conn.execute(select(rounds).where(rounds.c.id == pk).with_for_update()).one()
+    return conn.execute(_ROUND_BY_PK, {"pk": pk}).one()
 
 
 def _insert_round(conn: Connection, values: dict[str, Any]) -> Row[Any]:
-    """Create the round unless a concurrent transaction just did; either way return it locked."""
-    now = utcnow()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(
-        dialect.insert(rounds)
-        .values(created_at=now, updated_at=now, **values)
-        .on_conflict_do_nothing(index_elements=["round_id"])
-    )
-    row = _round_by_id(conn, values["round_id"])
+    """Create the round unless it exists (or a concurrent transaction just created it); return it locked.
+
+    INSERT first, RETURNING the new row: one round trip when the round is new
+    (a new row is invisible to, so unlockable by, any other transaction until
+    this one commits). Only when it exists is it read FOR UPDATE.
+    """
+    params = {f"r_{k}": v for k, v in {"status": "open", **values, "now": utcnow()}.items()}
+    created = conn.execute(_insert_round_statement(conn.dialect.name), params).first()
+    row = created or _round_by_id(conn, values["round_id"])
     assert row is not None
     return row
 
@@ -127,38 +234,40 @@ def _post(
     *,
     round_pk: int | None,
     note: str | None = None,
+    reverses: Sequence[Row[Any]] = (),
+    cancel_round: int | None = None,
 ) -> tuple[int, int]:
-    """Append one ledger entry and move the player's balance with it. Returns (id, balance_after)."""
+    """Append one ledger entry and move the player's balance with it; for a refund, also link
+    the bets it `reverses` and cancel the round `cancel_round`. Returns (id, balance_after).
+
+    On PostgreSQL this is one statement (data-modifying CTEs: one round trip,
+    same transaction, same effect as the statements one by one); SQLite, which
+    has no DML in WITH, gets one statement per table.
+    """
     balance = player.balance + amount
-    if amount:
-        conn.execute(
-            update(players)
-            .where(players.c.id == player.id)
-            .values(balance=balance, updated_at=utcnow())
-        )
-    tx_id = conn.execute(
-        insert(transactions)
-        .values(
-            kind=kind,
-            reference=q.reference,
-            player_id=player.id,
-            round_pk=round_pk,
-            amount=amount,
-            balance_after=balance,
-            currency=player.currency,
-            request_uuid=q.uuid or None,
-            session_id=q.session_id,
-            provider_id=q.provider_id,
-            game_id=q.game_id,
-            game_name=q.game_name,
-            round_details=q.round_details,
-            bonus_code=q.bonus_code,
-            provider_ts=q.timestamp,
-            note=note,
-            created_at=utcnow(),
-        )
-        .returning(transactions.c.id)
-    ).scalar_one()
+    params = {
+        "e_kind": kind, "e_reference": q.reference, "e_player_id": player.id, "e_round_pk": round_pk,
+        "e_amount": amount, "e_balance_after": balance, "e_currency": player.currency,
+        "e_request_uuid": q.uuid or None, "e_session_id": q.session_id, "e_provider_id": q.provider_id,
+        "e_game_id": q.game_id, "e_game_name": q.game_name, "e_round_details": q.round_details,
+        "e_bonus_code": q.bonus_code, "e_provider_ts": q.timestamp, "e_note": note, "e_created_at": utcnow(),
+        "cancel_round": cancel_round,
+    }
+    links = [{"bet_id": b.id, "amount": -b.amount} for b in reverses]
+    if is_postgres(conn):
+        params["bet_ids"] = [link["bet_id"] for link in links]
+        params["bet_amounts"] = [link["amount"] for link in links]
+        stmt = _write_statement(bool(amount), cancel_round is not None, bool(links))
+        tx_id = conn.execute(stmt, params).scalar_one()
+    else:
+        if amount:
+            conn.execute(_MOVE, params)
+        if cancel_round is not None:
+            conn.execute(_CANCEL, params)
+        tx_id = conn.execute(_ENTRY, params).scalar_one()
+        if links:
+            conn.execute(_LINK, [{**link, "refund_id": tx_id} for link in links])
+    movements.record(kind, amount, player.currency)
     return tx_id, balance
 
 
@@ -199,8 +308,7 @@ def balance(conn: Connection, q: CallbackRequest) -> Answer:
 def bet(conn: Connection, q: CallbackRequest) -> Answer:
     """Debit the stake, once per reference; never for a refunded reference or a closed round."""
     assert q.reference is not None and q.round_id is not None
-    player = _player(conn, q.user_id, lock=True)
-    lock_reference(conn, q.reference)
+    player = _lock(conn, q.user_id, q.reference)
     prior = _prior(conn, q.reference)
     if player is None:
         raise _unknown_player(prior, q.user_id)
@@ -221,9 +329,8 @@ def bet(conn: Connection, q: CallbackRequest) -> Answer:
 
     if player.status == "frozen":
         raise Refused(Code.PLAYER_FROZEN, "Player is frozen")
-    rnd = _round_by_id(conn, q.round_id) or _insert_round(
-        conn, {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id}
-    )
+    # A bet usually opens its round: try the INSERT first (one round trip for a new round).
+    rnd = _insert_round(conn, {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id})
     if rnd.status == "cancelled":
         raise Refused(Code.BET_NOT_ALLOWED, "Round is cancelled")
     if rnd.status == "ended":
@@ -237,8 +344,7 @@ def bet(conn: Connection, q: CallbackRequest) -> Answer:
 def result(conn: Connection, q: CallbackRequest) -> Answer:
     """Credit a win (0 = round lost). Paid to frozen players and whatever the session."""
     assert q.reference is not None and q.round_id is not None
-    player = _player(conn, q.user_id, lock=True)
-    lock_reference(conn, q.reference)
+    player = _lock(conn, q.user_id, q.reference)
     prior = _prior(conn, q.reference)
     if player is None:
         raise _unknown_player(prior, q.user_id)
@@ -290,8 +396,7 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
     """Reverse a bet (by reference) or a round's bets (by roundId), exactly once (PROTOCOL.md section 3)."""
     assert q.reference is not None
     ref = {"reference": q.reference}
-    player = _player(conn, q.user_id, lock=True)
-    lock_reference(conn, q.reference)
+    player = _lock(conn, q.user_id, q.reference)
     prior = _prior(conn, q.reference)
     earlier, bet_row = prior.get("refund"), prior.get("bet")
 
@@ -347,15 +452,17 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
             return _reverse(conn, player, open_bets, rnd, q)
 
     # path 3: nothing to reverse. Record the refund so that a late Bet with this reference gets 3.
+    cancel = None
     if q.round_id and rnd is None:
         rnd = _insert_round(
             conn,
             {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id, "status": "cancelled"},
         )
     elif rnd is not None and rnd.status == "open" and not rnd.has_result:
-        _set_round(conn, rnd.id, status="cancelled")
+        cancel = rnd.id
     tx_id, after = _post(
-        conn, player, "refund", 0, q, round_pk=rnd.id if rnd else None, note="no matching bet: nothing refunded"
+        conn, player, "refund", 0, q, round_pk=rnd.id if rnd else None, note="no matching bet: nothing refunded",
+        cancel_round=cancel,
     )
     return _money_answer(tx_id, player.currency, after, NOTHING_REFUNDED, **ref)
 
@@ -389,13 +496,10 @@ def _reverse(
     in the database even if every lock above were somehow bypassed.
     """
     total = -sum(b.amount for b in bets)
-    tx_id, after = _post(conn, player, "refund", total, q, round_pk=rnd.id)
-    conn.execute(
-        insert(reversals),
-        [{"bet_id": b.id, "refund_id": tx_id, "amount": -b.amount} for b in bets],
+    tx_id, after = _post(
+        conn, player, "refund", total, q, round_pk=rnd.id, reverses=bets,
+        cancel_round=rnd.id if rnd.status != "cancelled" else None,
     )
-    if rnd.status != "cancelled":
-        _set_round(conn, rnd.id, status="cancelled")
     return _money_answer(tx_id, player.currency, after, reference=q.reference)
 
 

@@ -1,0 +1,105 @@
+"""Prometheus metrics and structured JSON logs.
+
+Metrics: the prometheus-client default registry in one process; under
+gunicorn, `config/gunicorn.conf.py` sets PROMETHEUS_MULTIPROC_DIR before the
+workers start, every worker writes its samples there and `/metrics` adds up
+all of them (prometheus-client multiprocess mode). Amounts in metrics are
+floats of major units: fine for dashboards, never used for money.
+
+Logs: one JSON object per line. Every callback line carries method, error,
+uuid, reference, userId and duration; never a body, a signature or a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+from config import Settings
+from wallet.jsonutil import dumps
+from wallet.ledger.movements import Movement
+from wallet.money import from_minor
+
+CALLBACKS = Counter(
+    "wallet_callbacks", "Provider callbacks answered, by method and provider error code", ["method", "error"]
+)
+LATENCY = Histogram(
+    "wallet_callback_duration_seconds",
+    "Time from request to answer of provider callbacks",
+    ["method"],
+    buckets=(0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+MONEY = Counter(
+    "wallet_money_moved",
+    "Money moved by callbacks, major units by currency and entry kind (float: metrics only, never money logic)",
+    ["currency", "kind"],
+)
+REFUNDS = Counter(
+    "wallet_refunds", "Refunds that did work: applied to bets, or recorded without a bet", ["outcome"]
+)
+
+log = logging.getLogger("wallet.callbacks")
+
+
+def observe_callback(method: str, error: int, seconds: float, fields: dict[str, Any],
+                     moved: Iterable[Movement]) -> None:
+    """Count one answered callback and write its log line."""
+    CALLBACKS.labels(method, str(error)).inc()
+    LATENCY.labels(method).observe(seconds)
+    for m in moved:
+        if m.amount:
+            MONEY.labels(m.currency, m.kind).inc(float(from_minor(abs(m.amount), m.currency)))
+        if m.kind == "refund":
+            REFUNDS.labels("applied" if m.amount else "recorded_without_bet").inc()
+    log.info("callback", extra={"fields": {
+        "method": method, "error": error, "uuid": fields.get("uuid"), "reference": fields.get("reference"),
+        "userId": fields.get("user_id"), "ms": round(seconds * 1000, 2),
+    }})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts, level, logger, msg, the record's `fields`, exc."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return dumps(entry)
+
+
+def register_logging(settings: Settings) -> None:
+    """JSON lines on stderr for the wallet's loggers (gunicorn keeps its own error log).
+
+    Records still propagate to the root logger (which the service leaves without a
+    handler), so that test tools such as pytest's caplog see them.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("wallet")
+    logger.handlers[:] = [handler]
+    logger.setLevel(settings.log_level)
+
+
+def register_metrics(app: Flask) -> None:
+    @app.get("/metrics")
+    def metrics() -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = REGISTRY
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
