@@ -52,10 +52,10 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('open', 'cancelled', 'ended')", name=op.f('ck_rounds_status')),
     sa.ForeignKeyConstraint(['player_id'], ['players.id'], name=op.f('fk_rounds_player_id_players')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rounds')),
-    sa.UniqueConstraint('round_id', name=op.f('uq_rounds_round_id'))
+    sa.UniqueConstraint('player_id', 'round_id', name='uq_rounds_player_id_round_id')
     )
     with op.batch_alter_table('rounds', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rounds_player_id'), ['player_id'], unique=False)
+        batch_op.create_index('ix_rounds_round_id', ['round_id'], unique=False)
 
     op.create_table('transactions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -115,7 +115,7 @@ def downgrade() -> None:
 
     op.drop_table('transactions')
     with op.batch_alter_table('rounds', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rounds_player_id'))
+        batch_op.drop_index('ix_rounds_round_id')
 
     op.drop_table('rounds')
     op.drop_table('requests')

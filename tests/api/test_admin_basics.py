@@ -94,3 +94,15 @@ def test_cli_runs_the_same_operations(app, provider):
     assert '"roundId": "cr"' in runner.invoke(args=["wallet", "round", "cr", "--json"]).output
     assert '"reference": "w"' in runner.invoke(args=["wallet", "transactions", "--user-id", "cli-p", "--json"]).output
     assert runner.invoke(args=["wallet", "reconcile"]).exit_code == 0
+
+
+def test_a_round_id_shared_by_players_needs_the_user_id(provider, operator, player):
+    operator.open_player("player-2")
+    provider.call("Bet", reference="a", roundId="same", amount="1.00")
+    provider.call("Bet", userId="player-2", reference="b", roundId="same", amount="2.00")
+    ambiguous = operator.request("GET", "/rounds/same")
+    assert ambiguous.status_code == 409 and "player-1" in ambiguous.get_json()["description"]
+    mine = operator.request("GET", "/rounds/same?userId=player-2").get_json()
+    assert mine["userId"] == "player-2" and [e["reference"] for e in mine["entries"]] == ["b"]
+    listed = operator.request("GET", "/transactions?roundId=same").get_json()["items"]
+    assert sorted(t["reference"] for t in listed) == ["a", "b"]

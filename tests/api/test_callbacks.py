@@ -294,3 +294,20 @@ def test_a_refund_refused_for_its_signature_still_echoes_the_reference(database_
     answer = client.post("/V4/Refund", data=body, headers={"X-Signature": "bad"}).get_json()
     assert answer == {"error": 5, "description": answer["description"], "reference": "signed-ref"}
     app.extensions["wallet.engine"].dispose()
+
+
+def test_players_sharing_a_round_id_never_touch_each_others_round(provider, operator, player):
+    operator.open_player("player-2")
+    provider.call("Bet", reference="a-bet", roundId="shared", amount="10")
+    provider.call("Bet", userId="player-2", reference="b-bet", roundId="shared", amount="20")
+    # player-2 settles and ends "its" round; player-1's round stays open and refundable
+    assert provider.call("Result", userId="player-2", reference="b-win", roundId="shared", amount="5")["error"] == 0
+    assert provider.call("EndRound", userId="player-2", roundId="shared")["error"] == 0
+    assert provider.call("Refund", reference="a-bet")["error"] == 0
+    assert provider.call("Bet", userId="player-2", reference="b-late", roundId="shared")["error"] == 3
+    # a round refund reverses only the requesting player's bets
+    provider.call("Bet", reference="a-2", roundId="shared-2", amount="1")
+    provider.call("Bet", userId="player-2", reference="b-2", roundId="shared-2", amount="2")
+    assert provider.call("Refund", reference="cancel-shared-2", roundId="shared-2")["cash"] == Decimal("1000.00")
+    assert operator.balance("player-2") == Decimal("983.00")
+    assert operator.reconciliation()["ok"] is True

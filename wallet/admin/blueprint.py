@@ -167,7 +167,7 @@ def get_by_reference(reference: str) -> Response:
 
 @bp.get("/rounds/<round_id>")
 def get_round(round_id: str) -> Response:
-    return jsonify(read(queries.get_round, round_id))
+    return jsonify(read(queries.get_round, round_id, request.args.get("userId") or None))
 
 
 @bp.get("/reports/daily")

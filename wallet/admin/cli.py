@@ -208,10 +208,11 @@ def reference(reference: str, fmt: str) -> None:
 
 @wallet_cli.command("round")
 @click.argument("round_id")
+@click.option("--user-id", help="Whose round, when several players have one with this id.")
 @output_options
-def round_(round_id: str, fmt: str) -> None:
+def round_(round_id: str, user_id: str | None, fmt: str) -> None:
     """Show a round, its status, totals and entries."""
-    found = read(queries.get_round, round_id)
+    found = read(queries.get_round, round_id, user_id)
     totals = ", ".join(f"{k} {_cell(v)}" for k, v in found["totals"].items())
     _emit(fmt, found, found["entries"], header=_fields(found, ("totals",)) + f"\ntotals: {totals}")
 

@@ -78,7 +78,9 @@ def _admin_paths(spec: APISpec) -> None:
             "Every entry under a provider reference, with links", path=("reference",),
             ok=(200, a.ReferenceOut), errors=(404,))},
         "/admin/rounds/{roundId}": {"get": _operation(
-            "A round: status, bets, results, refunds, totals", path=("roundId",), ok=(200, a.RoundOut), errors=(404,))},
+            "A player's round: status, bets, results, refunds, totals, cancel records "
+            "(409 when several players have a round with this id and no userId is given)",
+            path=("roundId",), query=a.RoundQuery, ok=(200, a.RoundOut), errors=(404, 409))},
         "/admin/reports/daily": {"get": _operation(
             "Counts and sums per UTC day and currency; GGR = bets - wins - refunds", query=a.ReportQuery,
             ok=(200, a.DailyReportOut), errors=(422,))},

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Row, Select, and_, func, not_, or_, select
 from wallet.ledger.models import iso, players, reversals, rounds, transactions
 from wallet.provider.service import MAX_PAGE as CANCEL_PAGE
 from wallet.provider.service import list_cancels
-from wallet.ledger.outcomes import Invalid, NotFound
+from wallet.ledger.outcomes import Conflict, Invalid, NotFound
 from wallet.money import from_minor
 
 MAX_PAGE = 1000
@@ -180,8 +180,8 @@ def _conditions(f: TransactionFilter) -> list[Any]:
         player_pk = select(players.c.id).where(players.c.user_id == f.user_id).scalar_subquery()
         conditions.append(transactions.c.player_id == player_pk)
     if f.round_id is not None:
-        round_pk = select(rounds.c.id).where(rounds.c.round_id == f.round_id).scalar_subquery()
-        conditions.append(transactions.c.round_pk == round_pk)
+        # Rounds are per player: the same roundId may name a round of several players.
+        conditions.append(transactions.c.round_pk.in_(select(rounds.c.id).where(rounds.c.round_id == f.round_id)))
     if f.reference is not None:
         conditions.append(transactions.c.reference == f.reference)
     if f.type is not None:
@@ -273,20 +273,31 @@ def get_by_reference(conn: Connection, reference: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- rounds and players
 
 
-def cancel_requests_for_round(conn: Connection, round_id: str) -> list[dict[str, Any]]:
-    """The operator's CancelRound requests for this round, newest first (the last page is plenty)."""
-    return list_cancels(conn, round_id=round_id, limit=CANCEL_PAGE)[0]
+def cancel_requests_for_round(conn: Connection, round_id: str, user_id: str) -> list[dict[str, Any]]:
+    """The operator's CancelRound requests for this player's round, newest first (the last page is plenty)."""
+    return list_cancels(conn, round_id=round_id, user_id=user_id, limit=CANCEL_PAGE)[0]
 
 
-def get_round(conn: Connection, round_id: str) -> dict[str, Any]:
-    """A round, its status, its entries grouped by type, and their totals in the player's currency."""
-    row = conn.execute(
+def get_round(conn: Connection, round_id: str, user_id: str | None = None) -> dict[str, Any]:
+    """A round, its status, its entries grouped by type, and their totals in the player's currency.
+
+    Rounds belong to one player; when players share a roundId, `user_id` says
+    whose (without it that is a 409 naming them).
+    """
+    stmt = (
         select(rounds, players.c.user_id, players.c.currency)
         .select_from(rounds.join(players, players.c.id == rounds.c.player_id))
         .where(rounds.c.round_id == round_id)
-    ).first()
-    if row is None:
+    )
+    if user_id is not None:
+        stmt = stmt.where(players.c.user_id == user_id)
+    found = conn.execute(stmt.order_by(rounds.c.id).limit(MAX_PAGE)).all()
+    if not found:
         raise NotFound(f"round {round_id} not found")
+    if len(found) > 1:
+        owners = ", ".join(r.user_id for r in found)
+        raise Conflict(f"round {round_id} exists for several players ({owners}): give userId")
+    row = found[0]
     in_round = _transaction_select().where(transactions.c.round_pk == row.id).order_by(transactions.c.id)
     entries = [transaction_dict(e) for e in conn.execute(in_round)]
     zero = from_minor(0, row.currency)
@@ -308,7 +319,7 @@ def get_round(conn: Connection, round_id: str) -> dict[str, Any]:
         "results": [e for e in entries if e["type"] == "win"],
         "refunds": [e for e in entries if e["type"] == "refund"],
         "entries": entries,
-        "cancelRequests": cancel_requests_for_round(conn, row.round_id),
+        "cancelRequests": cancel_requests_for_round(conn, row.round_id, row.user_id),
     }
 
 

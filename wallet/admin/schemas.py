@@ -133,6 +133,10 @@ class RoundTotalsOut(_Answer):
     bets, wins, refunds, net = Money(), Money(), Money(), Money()
 
 
+class RoundQuery(Schema):
+    userId = fields.String(metadata={"description": "whose round, when several players have one with this id"})
+
+
 class RoundOut(_Answer):
     roundId = fields.String(required=True)
     userId = fields.String(required=True)

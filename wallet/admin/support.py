@@ -81,7 +81,8 @@ def player(user_id: str) -> str:
 
 @bp.get("/rounds/<round_id>")
 def round_(round_id: str) -> str:
-    return render_template("support/round.html", round=read(queries.get_round, round_id))
+    found = read(queries.get_round, round_id, request.args.get("userId") or None)
+    return render_template("support/round.html", round=found)
 
 
 @bp.get("/references/<path:reference>")

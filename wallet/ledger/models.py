@@ -76,14 +76,22 @@ class Player(Base):
 
 
 class Round(Base):
-    """A provider game round. `has_result` and status 'ended' make it settled (not refundable)."""
+    """A provider game round of one player. `has_result` and status 'ended' make it settled.
+
+    Keyed by (player, roundId): one player's callbacks can never open, settle,
+    end or cancel another player's round, whatever round ids the provider uses.
+    """
 
     __tablename__ = "rounds"
-    __table_args__ = (CheckConstraint("status IN ('open', 'cancelled', 'ended')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'cancelled', 'ended')", name="status"),
+        UniqueConstraint("player_id", "round_id", name="uq_rounds_player_id_round_id"),
+        Index("ix_rounds_round_id", "round_id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    round_id: Mapped[str] = mapped_column(String(128), unique=True)
-    player_id: Mapped[int] = mapped_column(ForeignKey("players.id"), index=True)
+    round_id: Mapped[str] = mapped_column(String(128))
+    player_id: Mapped[int] = mapped_column(ForeignKey("players.id"))
     game_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="open")
     has_result: Mapped[bool] = mapped_column(Boolean, default=False)

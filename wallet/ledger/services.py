@@ -3,8 +3,8 @@
 Lock order, the same in every operation so that concurrent ones cannot
 deadlock: the provider reference (advisory lock), then the player row (FOR
 UPDATE), then the round row (FOR UPDATE). On PostgreSQL the first two are one
-statement (`_lock`). Operations without a reference (EndRound, admin
-adjustments) start at the player row. All checks come before the first write;
+statement (`_lock`). EndRound, which has no reference, starts at the player
+row. Rounds belong to one player: a player's callbacks never touch another's. All checks come before the first write;
 a `Refused` raised anyway makes the caller roll back everything.
 """
 
@@ -82,7 +82,11 @@ _PRIOR = (
     )
     .where(transactions.c.reference == bindparam("reference"))
 )
-_ROUND_BY_ID = select(rounds).where(rounds.c.round_id == bindparam("round_id")).with_for_update()
+_ROUND_BY_ID = (
+    select(rounds)
+    .where(rounds.c.player_id == bindparam("player_id"), rounds.c.round_id == bindparam("round_id"))
+    .with_for_update()
+)
 _ROUND_BY_PK = select(rounds).where(rounds.c.id == bindparam("pk")).with_for_update()
 
 _ENTRY_COLUMNS = (
@@ -118,7 +122,7 @@ def _insert_round_statement(dialect_name: str) -> Any:
             status=bindparam("r_status"), has_result=False,
             created_at=bindparam("r_now"), updated_at=bindparam("r_now"),
         )
-        .on_conflict_do_nothing(index_elements=["round_id"])
+        .on_conflict_do_nothing(index_elements=["player_id", "round_id"])
         .returning(*rounds.c)
     )
 
@@ -169,8 +173,9 @@ def _prior(conn: Connection, reference: str) -> dict[str, Row[Any]]:
     return {row.kind: row for row in rows}
 
 
-def _round_by_id(conn: Connection, round_id: str) -> Row[Any] | None:
-    return conn.execute(_ROUND_BY_ID, {"round_id": round_id}).first()
+def _round_by_id(conn: Connection, player_id: int, round_id: str) -> Row[Any] | None:
+    """The player's round `round_id`, locked (rounds belong to one player)."""
+    return conn.execute(_ROUND_BY_ID, {"player_id": player_id, "round_id": round_id}).first()
 
 
 def _round_by_pk(conn: Connection, pk: int) -> Row[Any]:
@@ -186,7 +191,7 @@ def _insert_round(conn: Connection, values: dict[str, Any]) -> Row[Any]:
     """
     params = {f"r_{k}": v for k, v in {"status": "open", **values, "now": utcnow()}.items()}
     created = conn.execute(_insert_round_statement(conn.dialect.name), params).first()
-    row = created or _round_by_id(conn, values["round_id"])
+    row = created or _round_by_id(conn, values["player_id"], values["round_id"])
     assert row is not None
     return row
 
@@ -359,7 +364,7 @@ def result(conn: Connection, q: CallbackRequest) -> Answer:
             raise Refused(Code.BAD_PARAMETERS, "Reference already used by a different result")
         return _money_answer(earlier.id, earlier.currency, earlier.balance_after)
 
-    rnd = _round_by_id(conn, q.round_id) or _insert_round(
+    rnd = _round_by_id(conn, player.id, q.round_id) or _insert_round(
         conn, {"round_id": q.round_id, "player_id": player.id, "game_id": q.game_id}
     )
     if rnd.status == "cancelled":
@@ -377,7 +382,7 @@ def end_round(conn: Connection, q: CallbackRequest) -> Answer:
     if player is None:
         raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found")
     _check_currency(q.currency, player.currency)
-    rnd = _round_by_id(conn, q.round_id)
+    rnd = _round_by_id(conn, player.id, q.round_id)
     if rnd is None:
         _insert_round(
             conn,
@@ -439,12 +444,10 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
             raise Refused(Code.BET_NOT_ALLOWED, "Round already settled; a bet with a result is not refundable", **ref)
         return _reverse(conn, player, [bet_row], rnd, q)
 
-    rnd = _round_by_id(conn, q.round_id) if q.round_id else None
-    if rnd is not None:  # path 2: the round's bets that are not refunded yet
+    rnd = _round_by_id(conn, player.id, q.round_id) if q.round_id else None
+    if rnd is not None:  # path 2: the player's round's bets that are not refunded yet
         open_bets = _unrefunded_bets(conn, rnd.id)
         if open_bets:
-            if any(b.user_id != q.user_id for b in open_bets):
-                raise Refused(Code.BAD_PARAMETERS, "Round has bets of another player", **ref)
             if given is not None and given != -sum(b.amount for b in open_bets):
                 raise Refused(Code.INVALID_AMOUNT, "Amount differs from the round's bets", **ref)
             if _settled(rnd):
@@ -468,14 +471,9 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
 
 
 def _unrefunded_bets(conn: Connection, round_pk: int) -> list[Row[Any]]:
-    owner = players.alias("owner")
     return conn.execute(
-        select(transactions.c.id, transactions.c.amount, owner.c.user_id)
-        .select_from(
-            transactions.join(owner, owner.c.id == transactions.c.player_id).outerjoin(
-                reversals, reversals.c.bet_id == transactions.c.id
-            )
-        )
+        select(transactions.c.id, transactions.c.amount)
+        .select_from(transactions.outerjoin(reversals, reversals.c.bet_id == transactions.c.id))
         .where(
             and_(
                 transactions.c.round_pk == round_pk,

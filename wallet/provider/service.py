@@ -228,6 +228,7 @@ def list_cancels(
     cursor: str | None = None,
     reference: str | None = None,
     round_id: str | None = None,
+    user_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, keyset-paginated on the id (`cursor` = the last id seen). Returns (items, next_cursor)."""
     if not 1 <= limit <= MAX_PAGE:
@@ -244,6 +245,8 @@ def list_cancels(
         stmt = stmt.where(cancel_requests.c.reference == reference)
     if round_id is not None:
         stmt = stmt.where(cancel_requests.c.round_id == round_id)
+    if user_id is not None:
+        stmt = stmt.where(cancel_requests.c.user_id == user_id)
     if cursor is not None:
         try:
             stmt = stmt.where(cancel_requests.c.id < int(cursor))
