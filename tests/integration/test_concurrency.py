@@ -133,3 +133,19 @@ def test_duplicate_refund_storm_across_gunicorn_workers(postgres_url):
         assert wallet.call("Balance", userId="storm-player")["cash"] == Decimal("1000.00")
         assert wallet.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": []}
     assert _ledger_facts(postgres_url) == {**CLEAN, "max_reversals_per_bet": 1}
+
+
+def test_one_adjustment_reference_raced_for_two_players_is_one_201_and_one_409(postgres_url):
+    app = _app_with_player(postgres_url)
+    from tests.conftest import Operator
+    Operator(app.test_client()).open_player("player-2")
+    for i in range(10):
+        body = {"amount": "5.00", "reference": f"raced-adjustment-{i}", "reason": "deposit"}
+        statuses = _race([
+            lambda user=user: Operator(app.test_client()).request(
+                "POST", f"/players/{user}/adjustments", json=body).status_code
+            for user in ("player-1", "player-2")
+        ])
+        assert sorted(statuses) == [201, 409]
+    assert _ledger_facts(postgres_url)["balance_mismatches"] == 0
+    app.extensions["wallet.engine"].dispose()

@@ -549,8 +549,13 @@ def set_status(conn: Connection, user_id: str, status: str) -> Row[Any]:
 def adjust(
     conn: Connection, user_id: str, amount: Decimal, reference: str, reason: str
 ) -> tuple[bool, Row[Any]]:
-    """A signed manual credit/debit, idempotent by reference. Returns (created, transaction row)."""
-    player = _player(conn, user_id, lock=True)
+    """A signed manual credit/debit, idempotent by reference. Returns (created, transaction row).
+
+    The reference is locked first (as for callbacks, in its own namespace), so that two
+    requests racing with one reference for different players get 201 and 409, not a
+    unique-constraint error.
+    """
+    player = _lock(conn, user_id, f"adjustment:{reference}")
     if player is None:
         raise NotFound(f"player {user_id} not found")
     try:
