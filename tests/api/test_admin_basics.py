@@ -106,3 +106,10 @@ def test_a_round_id_shared_by_players_needs_the_user_id(provider, operator, play
     assert mine["userId"] == "player-2" and [e["reference"] for e in mine["entries"]] == ["b"]
     listed = operator.request("GET", "/transactions?roundId=same").get_json()["items"]
     assert sorted(t["reference"] for t in listed) == ["a", "b"]
+
+
+def test_type_result_is_the_providers_name_for_a_win(provider, operator, player):
+    provider.call("Result", reference="w", roundId="r", amount="2.00")
+    wins = operator.request("GET", "/transactions?type=result").get_json()["items"]
+    assert [(t["type"], t["reference"]) for t in wins] == [("win", "w")]
+    assert operator.request("GET", "/transactions?type=jackpot").status_code == 422

@@ -44,11 +44,23 @@ class PageQuery(Schema):
     cursor = fields.String(load_default=None, metadata={"description": "opaque; the previous page's nextCursor"})
 
 
+class EntryType(fields.String):
+    """An entry type; `result` (the provider's name for the callback that pays a win) means `win`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.OneOf(TYPES), metadata={"description": "bet, win (or result), refund, "
+                                                                                  "adjustment"}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).lower()
+        return "win" if text == "result" else text
+
+
 class TransactionQuery(PageQuery):
     userId = fields.String(attribute="user_id")
     roundId = fields.String(attribute="round_id")
     reference = fields.String()
-    type = fields.String(validate=validate.OneOf(TYPES))
+    type = EntryType()
     status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": STATUS_HELP})
     # `from`/`to` are Python keywords: declared with data_key. A time without a zone is UTC.
     since = fields.AwareDateTime(data_key="from", default_timezone=UTC,
