@@ -149,3 +149,22 @@ def test_one_adjustment_reference_raced_for_two_players_is_one_201_and_one_409(p
         assert sorted(statuses) == [201, 409]
     assert _ledger_facts(postgres_url)["balance_mismatches"] == 0
     app.extensions["wallet.engine"].dispose()
+
+
+def test_a_connection_killed_by_a_database_restart_is_replaced_without_failing_the_callback(postgres_url):
+    """PostgreSQL restarted (every backend gone): the next callback on a stale pooled connection
+    is retried once on a fresh one, instead of answering 100 for nothing."""
+    app = _app_with_player(postgres_url)
+    provider = Provider(app.test_client())
+    assert provider.call("Bet", reference="before", amount="1.00")["error"] == 0
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    engine.dispose()
+    assert killed >= 1
+    answer = provider.call("Bet", reference="after", amount="1.00")
+    assert answer["error"] == 0 and answer["cash"] == Decimal("998.00")
+    assert _ledger_facts(postgres_url)["balance_mismatches"] == 0
+    app.extensions["wallet.engine"].dispose()
