@@ -6,6 +6,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -31,27 +32,16 @@ def _networks(raw: str | None, name: str) -> tuple[Network, ...]:
         raise ConfigError(f"{name}: {exc}") from exc
 
 
-def _int(raw: str | None, name: str, default: int, minimum: int = 1) -> int:
+def _number(raw: str | None, name: str, default: float, kind: type = int, minimum: float = 1) -> Any:
+    """An integer (or, with kind=float, a number) of at least `minimum`, or the default when unset."""
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
-    if value < minimum:
+        raise ConfigError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from exc
+    if not minimum <= value < float("inf"):  # also refuses nan and inf
         raise ConfigError(f"{name} must be at least {minimum}")
-    return value
-
-
-def _float(raw: str | None, name: str, default: float) -> float:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive")
     return value
 
 
@@ -88,14 +78,14 @@ class Settings:
             allowed_networks=_networks(e.get("WALLET_ALLOWED_NETWORKS"), "WALLET_ALLOWED_NETWORKS"),
             trusted_proxies=_networks(e.get("WALLET_TRUSTED_PROXIES"), "WALLET_TRUSTED_PROXIES"),
             admin_token=e.get("WALLET_ADMIN_TOKEN") or None,
-            max_body_bytes=_int(e.get("WALLET_MAX_BODY_BYTES"), "WALLET_MAX_BODY_BYTES", 1024 * 1024),
-            db_pool_size=_int(e.get("WALLET_DB_POOL_SIZE"), "WALLET_DB_POOL_SIZE", 5),
-            db_max_overflow=_int(e.get("WALLET_DB_MAX_OVERFLOW"), "WALLET_DB_MAX_OVERFLOW", 5, minimum=0),
+            max_body_bytes=_number(e.get("WALLET_MAX_BODY_BYTES"), "WALLET_MAX_BODY_BYTES", 1024 * 1024),
+            db_pool_size=_number(e.get("WALLET_DB_POOL_SIZE"), "WALLET_DB_POOL_SIZE", 5),
+            db_max_overflow=_number(e.get("WALLET_DB_MAX_OVERFLOW"), "WALLET_DB_MAX_OVERFLOW", 5, minimum=0),
             db_pre_ping=(e.get("WALLET_DB_PRE_PING") or "").strip().lower() in ("1", "true", "yes", "on"),
             provider_api_url=(e.get("LUCKY_MONACO_API_URL") or "http://127.0.0.1:8100").rstrip("/"),
             provider_id=e.get("LUCKY_MONACO_PROVIDER_ID") or "LuckyMonaco",
-            provider_timeout=_float(e.get("LUCKY_MONACO_TIMEOUT"), "LUCKY_MONACO_TIMEOUT", 5.0),
-            provider_attempts=_int(e.get("LUCKY_MONACO_ATTEMPTS"), "LUCKY_MONACO_ATTEMPTS", 3),
+            provider_timeout=_number(e.get("LUCKY_MONACO_TIMEOUT"), "LUCKY_MONACO_TIMEOUT", 5.0, float, 0.001),
+            provider_attempts=_number(e.get("LUCKY_MONACO_ATTEMPTS"), "LUCKY_MONACO_ATTEMPTS", 3),
             log_level=(e.get("WALLET_LOG_LEVEL") or "INFO").upper(),
         )
         settings.check()

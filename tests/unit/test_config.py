@@ -55,3 +55,10 @@ def test_production_accepts_an_allow_list_instead_of_a_secret():
 def test_malformed_settings_fail_fast(env):
     with pytest.raises(ConfigError):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "soon"])
+def test_provider_timeout_must_be_a_positive_finite_number(value):
+    with pytest.raises(ConfigError):
+        Settings.from_env({"LUCKY_MONACO_TIMEOUT": value})
+    assert Settings.from_env({"LUCKY_MONACO_TIMEOUT": "2.5"}).provider_timeout == 2.5

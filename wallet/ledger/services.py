@@ -220,11 +220,21 @@ def _minor(amount: Decimal | None, currency: str) -> int:
         raise Refused(Code.INVALID_AMOUNT, f"Invalid amount: {exc}") from exc
 
 
-def _unknown_player(prior: dict[str, Row[Any]], user_id: str) -> Refused:
-    """No wallet for `user_id`; but a reference owned by someone else is a conflict (7) first."""
-    if prior:
-        return Refused(Code.BAD_PARAMETERS, "Reference belongs to another player")
-    return Refused(Code.INTERNAL_RETRY, f"Player {user_id} not found")
+def _open_money_callback(conn: Connection, q: CallbackRequest) -> tuple[Row[Any], dict[str, Row[Any]], int]:
+    """Bet and Result: lock, read what the reference already holds, check player, currency, amount.
+
+    Returns (player, prior transactions by kind, amount in minor units). An
+    unknown player is 100, but a reference owned by someone else is a conflict (7) first.
+    """
+    assert q.reference is not None
+    player = _lock(conn, q.user_id, q.reference)
+    prior = _prior(conn, q.reference)
+    if player is None:
+        if prior:
+            raise Refused(Code.BAD_PARAMETERS, "Reference belongs to another player")
+        raise Refused(Code.INTERNAL_RETRY, f"Player {q.user_id} not found")
+    _check_currency(q.currency, player.currency)
+    return player, prior, _minor(q.amount, player.currency)
 
 
 # --------------------------------------------------------------------------- writes
@@ -313,12 +323,7 @@ def balance(conn: Connection, q: CallbackRequest) -> Answer:
 def bet(conn: Connection, q: CallbackRequest) -> Answer:
     """Debit the stake, once per reference; never for a refunded reference or a closed round."""
     assert q.reference is not None and q.round_id is not None
-    player = _lock(conn, q.user_id, q.reference)
-    prior = _prior(conn, q.reference)
-    if player is None:
-        raise _unknown_player(prior, q.user_id)
-    _check_currency(q.currency, player.currency)
-    stake = _minor(q.amount, player.currency)
+    player, prior, stake = _open_money_callback(conn, q)
 
     if "win" in prior:
         raise Refused(Code.BAD_PARAMETERS, "Reference already used by a result")
@@ -349,12 +354,7 @@ def bet(conn: Connection, q: CallbackRequest) -> Answer:
 def result(conn: Connection, q: CallbackRequest) -> Answer:
     """Credit a win (0 = round lost). Paid to frozen players and whatever the session."""
     assert q.reference is not None and q.round_id is not None
-    player = _lock(conn, q.user_id, q.reference)
-    prior = _prior(conn, q.reference)
-    if player is None:
-        raise _unknown_player(prior, q.user_id)
-    _check_currency(q.currency, player.currency)
-    win = _minor(q.amount, player.currency)
+    player, prior, win = _open_money_callback(conn, q)
 
     if "bet" in prior or "refund" in prior:
         raise Refused(Code.BAD_PARAMETERS, "Reference already used by a bet")
