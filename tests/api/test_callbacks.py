@@ -311,3 +311,10 @@ def test_players_sharing_a_round_id_never_touch_each_others_round(provider, oper
     assert provider.call("Refund", reference="cancel-shared-2", roundId="shared-2")["cash"] == Decimal("1000.00")
     assert operator.balance("player-2") == Decimal("983.00")
     assert operator.reconciliation()["ok"] is True
+
+
+def test_a_uuid_reused_for_an_unknown_player_is_still_5(provider, operator, player):
+    body = callback_body("Bet", amount="1.00")
+    assert provider.send("Bet", body)["error"] == 0
+    assert provider.send("Bet", {**body, "userId": "nobody", "reference": "fresh"})["error"] == 5
+    assert operator.balance() == Decimal("999.00")

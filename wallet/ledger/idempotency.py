@@ -101,7 +101,9 @@ def run_callback(engine: Engine, q: CallbackRequest, operation: Operation) -> Re
         # it again; "internal error, retry" is not, or the provider's retry could never pass.
         reply = Reply.of(refused.answer)
         if reply.error == Code.INTERNAL_RETRY:
-            return reply
+            with engine.begin() as conn:  # unless the uuid is taken: then its answer, or 5
+                stored = _stored(conn, q.uuid)
+            return reply if stored is None else _replay(stored, q)
         with engine.begin() as conn:
             if _remember(conn, q, reply.body):
                 return reply
