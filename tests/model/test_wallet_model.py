@@ -142,7 +142,7 @@ def cash(minor: int, digits: int) -> Decimal:
 class Model:
     def __init__(self) -> None:
         self.wallets = {u: Wallet(c, d, b) for u, (c, d, b) in WALLETS.items()}
-        self.rounds: dict[str, Round] = {}
+        self.rounds: dict[tuple[str, str], Round] = {}  # by (player, roundId): rounds are per player
         self.bets: dict[str, Bet] = {}
         self.wins: dict[str, Win] = {}
         self.refunds: dict[str, Refund] = {}
@@ -152,8 +152,8 @@ class Model:
         w = self.wallets[user]
         return cash(w.balance if minor is None else minor, w.digits)
 
-    def _round(self, name: str) -> Round:
-        return self.rounds.setdefault(name, Round())
+    def _round(self, user: str, name: str) -> Round:
+        return self.rounds.setdefault((user, name), Round())
 
     def _common(self, i: Intent) -> tuple[Wallet | None, set[int]]:
         wallet = self.wallets.get(i.user)
@@ -183,7 +183,7 @@ class Model:
             return Expect(refusals)
 
         def apply(_: dict[str, Any]) -> None:
-            self._round(i.round).ended = True
+            self._round(i.user, i.round).ended = True
 
         return Expect(set(), Success(cash=self.cash_of(i.user), apply=apply))
 
@@ -210,7 +210,7 @@ class Model:
         if refusals:
             return Expect(refusals)
         assert wallet is not None and stake is not None
-        rnd = self.rounds.get(i.round)
+        rnd = self.rounds.get((i.user, i.round))
         closed = rnd is not None and (rnd.cancelled or rnd.ended)
         if earlier is not None:  # retransmission: the first answer again, nothing moves
             alternatives = ({6} if wallet.frozen else set()) | ({3} if closed else set())
@@ -226,7 +226,7 @@ class Model:
 
         def apply(answer: dict[str, Any]) -> None:
             wallet.balance -= stake
-            self._round(i.round).bets.append(ref)
+            self._round(i.user, i.round).bets.append(ref)
             self.bets[ref] = Bet(i.user, stake, i.round, answer["transactionId"], answer["cash"])
 
         return Expect(set(), Success(cash=self.cash_of(i.user, wallet.balance - stake), apply=apply))
@@ -242,13 +242,13 @@ class Model:
         assert wallet is not None and win is not None
         if earlier is not None:
             return Expect(set(), Success(cash=earlier.cash, tx=earlier.tx))
-        rnd = self.rounds.get(i.round)
+        rnd = self.rounds.get((i.user, i.round))
         if rnd is not None and rnd.cancelled:
             return Expect({3})
 
         def apply(answer: dict[str, Any]) -> None:
             wallet.balance += win
-            self._round(i.round).has_result = True
+            self._round(i.user, i.round).has_result = True
             self.wins[ref] = Win(i.user, win, i.round, answer["transactionId"], answer["cash"])
 
         # The protocol does not say whether a Result after EndRound is refused: 0 or 3.
@@ -287,7 +287,7 @@ class Model:
             if refusals:
                 return Expect(refusals)
             assert wallet is not None
-            rnd = self.rounds[bet.round]
+            rnd = self.rounds[(bet.user, bet.round)]
             if bet.refunded_by is not None:  # reversed earlier by a round refund
                 first = self.refunds[bet.refunded_by]
                 return Expect({3} if rnd.ended else set(),
@@ -308,12 +308,10 @@ class Model:
         if refusals:
             return Expect(refusals)
         assert wallet is not None
-        rnd = self.rounds.get(i.round) if i.round is not None else None
+        rnd = self.rounds.get((i.user, i.round)) if i.round is not None else None
         open_bets = [self.bets[b] for b in rnd.bets if self.bets[b].refunded_by is None] if rnd else []
         if open_bets:  # path 2: the round's bets that are not refunded yet
             total = sum(b.amount for b in open_bets)
-            if any(b.user != i.user for b in open_bets):
-                refusals.add(7)
             if given is not None and given != total:
                 refusals.add(10)
             if rnd.has_result or (rnd.ended and not rnd.cancelled):
@@ -334,7 +332,7 @@ class Model:
 
         def apply_nothing(answer: dict[str, Any]) -> None:  # path 3: remembered, nothing moves
             if i.round is not None:
-                r = self._round(i.round)
+                r = self._round(i.user, i.round)
                 if not (r.has_result or r.ended):
                     r.cancelled = True
             self.refunds[ref] = Refund(i.user, i.round, None, answer["transactionId"], answer["cash"],
