@@ -24,10 +24,10 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5, pre_ping
     """An engine for `url` with the settings this service relies on.
 
     No pre-ping by default: it costs a round trip on every checkout. A connection
-    the server dropped then fails its first statement; the caller answers 100
-    (retry), and SQLAlchemy discards every pooled connection older than the
-    failure, so one request per worker sees a database restart
-    (docs/operations.md). WALLET_DB_PRE_PING=1 trades the round trip for that.
+    the server dropped then fails its first statement, SQLAlchemy discards every
+    pooled connection older than the failure, and `run_callback` runs the
+    callback once more on a fresh one (docs/operations.md).
+    WALLET_DB_PRE_PING=1 tests each connection up front instead.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

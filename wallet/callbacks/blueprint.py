@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
@@ -94,7 +94,7 @@ def _handle(name: str) -> tuple[Reply, dict[str, Any]]:
         return _error(bad.code, bad.description, reference), {}
     fields = {"uuid": q.uuid, "user_id": q.user_id, "reference": q.reference}
     try:
-        return _run(name, q), fields
+        return run_callback(current_app.extensions["wallet.engine"], q, CALLBACKS[name]), fields
     except SQLAlchemyError:
         log.exception("database error in %s uuid=%s", METHOD_NAMES[name], q.uuid)
         return _error(Code.INTERNAL_RETRY, "Internal error, please retry", reference), fields
@@ -102,20 +102,3 @@ def _handle(name: str) -> tuple[Reply, dict[str, Any]]:
         log.exception("unexpected error in %s uuid=%s", METHOD_NAMES[name], q.uuid)
         return _error(Code.INTERNAL_RETRY, "Internal error, please retry", reference), fields
 
-
-def _run(name: str, q: Any) -> Reply:
-    """Run the callback; once more if its pooled connection had died (a database restart).
-
-    Safe to repeat: every callback is idempotent by its uuid. If the lost
-    connection had committed after all, the second run meets the stored answer
-    and returns it; otherwise it does the work for the first time. The dead
-    connection invalidated the pool, so the second run gets a fresh one.
-    """
-    engine = current_app.extensions["wallet.engine"]
-    try:
-        return run_callback(engine, q, CALLBACKS[name])
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        log.warning("database connection lost in %s uuid=%s; retrying on a new one", METHOD_NAMES[name], q.uuid)
-        return run_callback(engine, q, CALLBACKS[name])

@@ -9,12 +9,14 @@ winner's answer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from wallet.jsonutil import dumps, loads
 from wallet.ledger.movements import Movement, collecting
@@ -23,6 +25,7 @@ from wallet.ledger.outcomes import Answer, Code, Refused
 from wallet.ledger.requests import CallbackRequest
 
 Operation = Callable[[Connection, CallbackRequest], Answer]
+log = logging.getLogger("wallet.callbacks")
 
 
 class Reply(NamedTuple):
@@ -78,7 +81,31 @@ def _replay(stored: Row[Any], q: CallbackRequest) -> Reply:
     return Reply(int(loads(stored.response)["error"]), stored.response)
 
 
+def _stored_reply(engine: Engine, q: CallbackRequest) -> Reply | None:
+    """The answer stored under `q.uuid` as this request gets it (the answer, or 5), if any."""
+    with engine.begin() as conn:
+        stored = _stored(conn, q.uuid)
+    return None if stored is None else _replay(stored, q)
+
+
 def run_callback(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply:
+    """Run `operation` for `q.uuid`; once more if its pooled connection had died (a database restart).
+
+    Repeating is safe because of this module: if the lost connection had
+    committed after all, the second run meets the stored answer and returns it;
+    otherwise it does the work for the first time. The dead connection
+    invalidated the pool, so the second run gets a fresh one.
+    """
+    try:
+        return _run_once(engine, q, operation)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("database connection lost in %s uuid=%s; retrying on a new one", q.method, q.uuid)
+        return _run_once(engine, q, operation)
+
+
+def _run_once(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply:
     """Run `operation` once for `q.uuid` and return the JSON answer (the stored one on replay).
 
     The uuid is not looked up first: for a new uuid, the usual case, that costs
@@ -100,16 +127,13 @@ def run_callback(engine: Engine, q: CallbackRequest, operation: Operation) -> Re
         # Nothing of the refused operation is kept. A final answer is, so that a replay gets
         # it again; "internal error, retry" is not, or the provider's retry could never pass.
         reply = Reply.of(refused.answer)
-        if reply.error == Code.INTERNAL_RETRY:
-            with engine.begin() as conn:  # unless the uuid is taken: then its answer, or 5
-                stored = _stored(conn, q.uuid)
-            return reply if stored is None else _replay(stored, q)
+        if reply.error == Code.INTERNAL_RETRY:  # unless the uuid is taken: then its answer, or 5
+            return _stored_reply(engine, q) or reply
         with engine.begin() as conn:
             if _remember(conn, q, reply.body):
                 return reply
     except _LostRace:
         pass
-    with engine.begin() as conn:
-        stored = _stored(conn, q.uuid)
-    assert stored is not None
-    return _replay(stored, q)
+    replayed = _stored_reply(engine, q)
+    assert replayed is not None
+    return replayed
