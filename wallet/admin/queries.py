@@ -22,6 +22,7 @@ from wallet.ledger.models import iso, players, reversals, rounds, transactions
 from wallet.provider.service import MAX_PAGE as CANCEL_PAGE
 from wallet.provider.service import list_cancels
 from wallet.ledger.outcomes import Conflict, Invalid, NotFound
+from wallet.ledger.services import round_settled
 from wallet.money import from_minor
 
 MAX_PAGE = 1000
@@ -114,7 +115,7 @@ def status_of(row: Row[Any]) -> str:
     if row.kind == "bet":
         if row.refunded_by is not None:
             return "refunded"
-        return "settled" if row.has_result or row.round_status == "ended" else "open"
+        return "settled" if round_settled(row.has_result, row.round_status) else "open"
     if row.kind == "refund":
         return "applied" if row.applied else "unmatched"
     return "posted"

@@ -200,8 +200,9 @@ def _set_round(conn: Connection, pk: int, **values: Any) -> None:
     conn.execute(update(rounds).where(rounds.c.id == pk).values(updated_at=utcnow(), **values))
 
 
-def _settled(round_row: Row[Any]) -> bool:
-    return bool(round_row.has_result) or round_row.status == "ended"
+def round_settled(has_result: bool | None, status: str | None) -> bool:
+    """A round with a Result or an EndRound is settled: its bets are no longer refundable."""
+    return bool(has_result) or status == "ended"
 
 
 # --------------------------------------------------------------------------- checks
@@ -440,7 +441,7 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
                 )
             ).one()
             return _money_answer(first.id, player.currency, first.balance_after, **ref)
-        if _settled(rnd):
+        if round_settled(rnd.has_result, rnd.status):
             raise Refused(Code.BET_NOT_ALLOWED, "Round already settled; a bet with a result is not refundable", **ref)
         return _reverse(conn, player, [bet_row], rnd, q)
 
@@ -450,7 +451,7 @@ def refund(conn: Connection, q: CallbackRequest) -> Answer:
         if open_bets:
             if given is not None and given != -sum(b.amount for b in open_bets):
                 raise Refused(Code.INVALID_AMOUNT, "Amount differs from the round's bets", **ref)
-            if _settled(rnd):
+            if round_settled(rnd.has_result, rnd.status):
                 raise Refused(Code.BET_NOT_ALLOWED, "Round already settled; not refundable", **ref)
             return _reverse(conn, player, open_bets, rnd, q)
 

@@ -24,6 +24,7 @@ from config import Settings
 from wallet.jsonutil import dumps, loads
 from wallet.ledger.models import iso, players, reversals, rounds, transactions, utcnow
 from wallet.ledger.outcomes import Conflict, Invalid, NotFound
+from wallet.ledger.services import round_settled
 from wallet.provider.client import TOTAL_BUDGET, Attempt, ProviderClient
 from wallet.provider.models import cancel_attempts, cancel_requests
 
@@ -119,7 +120,7 @@ def _open(
         raise Conflict(f"bet {reference} belongs to round {bet.round_id}, not {round_id}")
     if bet.refund_id is not None:
         raise Conflict(f"bet {reference} is already refunded (transaction {bet.refund_id})")
-    if bet.has_result or bet.round_status == "ended":
+    if round_settled(bet.has_result, bet.round_status):
         raise Conflict(f"round {bet.round_id} is settled (it has a result or has ended); it cannot be cancelled")
     if bet.round_status == "cancelled":
         raise Conflict(f"round {bet.round_id} is already cancelled")
