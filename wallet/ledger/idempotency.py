@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from wallet.jsonutil import dumps, loads
+from wallet.ledger import functions
 from wallet.ledger.movements import Movement, collecting
 from wallet.ledger.models import requests_log, utcnow
 from wallet.ledger.outcomes import Answer, Code, Refused
@@ -116,7 +117,18 @@ def _run_once(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply
 
     Returns only after the commit: an answer never reports work that did not
     reach the database. Database errors propagate (the caller answers 100).
+
+    On PostgreSQL, Bet and Refund run all of this (the operation, the stored
+    answer, the lost race) inside one stored function call (`functions`).
     """
+    if functions.handles(engine, q.method):
+        done = functions.call(engine, q)
+        if done is not None:
+            error, body, moved = done
+            return Reply(error, body, moved)
+        lost = _stored_reply(engine, q)  # a concurrent request with this uuid answered first
+        assert lost is not None
+        return lost
     try:
         with collecting() as moved, engine.begin() as conn:
             reply = Reply.of(operation(conn, q))

@@ -1,0 +1,58 @@
+"""PostgreSQL: Bet and Refund in one round trip, through the stored functions of migration 0004.
+
+`wallet_bet` and `wallet_refund` do on the server, in one implicit
+transaction, what `services.bet` / `services.refund` plus `idempotency`
+do from Python on SQLite: the uuid's stored answer, the reference's advisory
+lock, the player's row lock, the reads, the checks, the writes and the answer
+stored under its uuid. The call is one `SELECT` in autocommit: no BEGIN, no
+COMMIT, one message to the server and one back (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from wallet.db import reference_key
+from wallet.ledger import services
+from wallet.ledger.movements import Movement
+from wallet.ledger.requests import CallbackRequest
+
+# SQLSTATE raised by wallet_remember when a concurrent request stored an answer for the uuid first.
+LOST_RACE = "WL409"
+
+_ARGUMENTS = ", ".join(["%s"] * 16)
+STATEMENTS = {
+    method: f"SELECT o_error, o_body, o_moved, o_currency FROM wallet_{method}({_ARGUMENTS})"
+    for method in ("bet", "refund")
+}
+
+
+def handles(engine: Engine, method: str) -> bool:
+    """True when `method` runs as a stored function on this engine (PostgreSQL, Bet and Refund)."""
+    return method in STATEMENTS and engine.dialect.name == "postgresql"
+
+
+def _arguments(q: CallbackRequest) -> tuple[Any, ...]:
+    assert q.reference is not None
+    return (
+        q.uuid, q.body_hash, reference_key(q.reference), q.user_id, q.reference, q.currency, q.amount,
+        q.round_id, q.session_id, q.provider_id, q.game_id, q.game_name, q.round_details, q.bonus_code,
+        q.timestamp, services.utcnow(),  # the app's clock, as on SQLite (and as tests set it)
+    )
+
+
+def call(engine: Engine, q: CallbackRequest) -> tuple[int, str, tuple[Movement, ...]] | None:
+    """Run the callback's function; (error, answer JSON, money moved), or None when a concurrent
+    request with the same uuid stored its answer first (this call then changed nothing)."""
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            error, body, moved, currency = conn.exec_driver_sql(STATEMENTS[q.method], _arguments(q)).one()
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOST_RACE:
+                return None
+            raise
+    return error, body, (() if moved is None else (Movement(q.method, moved, currency),))
