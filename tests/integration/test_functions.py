@@ -14,6 +14,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from psycopg import pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, event, text
@@ -70,24 +71,32 @@ def test_minor_units_and_cash_agree_with_wallet_money(engine, amount, currency):
     assert str(loads(body)["cash"]) == str(from_minor(expected, currency))  # same digits: 12.50 stays 12.50
 
 
-def test_bet_and_refund_are_one_statement_in_autocommit(postgres_url):
-    """One message to the server each: one statement, and psycopg in autocommit sends no BEGIN
-    or COMMIT around it (SQLAlchemy still fires its own begin/commit events, so those are not
-    what is counted)."""
+def test_bet_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
+    """Counted on the wire: libpq traces every protocol message of the app's connections, and
+    each round trip ends with the server's ReadyForQuery. No BEGIN, no COMMIT, one statement."""
     app = make_app(postgres_url)
     Operator(app.test_client()).open_player()
     provider = Provider(app.test_client())
     engine = app.extensions["wallet.engine"]
-    seen: list[tuple[str, bool]] = []
+    engine.dispose()  # the next connections are new, and traced from their first message
+    traces = []
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _statement(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        seen.append((statement.split("(")[0], conn.connection.driver_connection.autocommit))
+    @event.listens_for(engine, "connect")
+    def _trace(dbapi_connection, record):  # type: ignore[no-untyped-def]
+        out = open(tmp_path / f"trace-{len(traces)}.txt", "w")
+        dbapi_connection.pgconn.trace(out.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        traces.append((dbapi_connection, out))
 
     assert provider.call("Bet", reference="one-trip", amount="2.00")["error"] == 0
     assert provider.call("Refund", reference="one-trip")["error"] == 0
-    assert seen == [("SELECT o_error, o_body, o_moved, o_currency FROM wallet_bet", True),
-                    ("SELECT o_error, o_body, o_moved, o_currency FROM wallet_refund", True)]
+    for dbapi_connection, out in traces:
+        dbapi_connection.pgconn.untrace()
+        out.close()
+    sent = [line.split("\t") for t in tmp_path.glob("trace-*.txt") for line in t.read_text().splitlines()]
+    assert [m[2] for m in sent if m[0] == "B" and m[2] == "ReadyForQuery"] == ["ReadyForQuery"] * 2
+    statements = [m[3] for m in sent if m[0] == "F" and m[2] in ("Query", "Parse")]
+    assert len(statements) == 2 and "wallet_bet(" in statements[0] and "wallet_refund(" in statements[1]
     engine.dispose()
 
 
