@@ -42,12 +42,14 @@ def register_blueprints(app: Flask) -> None:
     from wallet.admin.blueprint import bp as admin_bp
     from wallet.admin.openapi import bp as openapi_bp
     from wallet.admin.support import bp as support_bp
-    from wallet.callbacks.blueprint import VersionConverter
+    from wallet.callbacks.blueprint import CallbackMiddleware, VersionConverter
     from wallet.callbacks.blueprint import bp as callbacks_bp
     from wallet.provider.admin import bp as provider_admin_bp
 
     app.url_map.converters["v4"] = VersionConverter
     app.register_blueprint(callbacks_bp)
+    # Callbacks are answered in front of Flask (the hot path; wallet/callbacks/blueprint.py).
+    app.wsgi_app = CallbackMiddleware(app, app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(provider_admin_bp, url_prefix="/admin")
     app.register_blueprint(openapi_bp)

@@ -1,15 +1,26 @@
-"""The provider-facing API: POST /V4/<Method>, always HTTP 200 with {error, description, ...}."""
+"""The provider-facing API: POST /V4/<Method>, always HTTP 200 with {error, description, ...}.
+
+Callbacks are the hot path: `CallbackMiddleware` answers them at the WSGI
+level, in front of Flask, from the WSGI environ alone (Flask's request and
+app contexts, URL map and Response object cost more CPU than the rest of a
+callback; docs/performance.md). Everything else (the admin API, /metrics,
+unknown methods, other HTTP verbs) goes on to Flask; the blueprint's route
+answers an unknown method with 404 and a known one exactly as the middleware
+does.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from wallet.callbacks.auth import refusal, signature_ok
 from wallet.callbacks.schemas import METHOD_NAMES, BadRequest, parse
@@ -22,6 +33,9 @@ from wallet.observability import observe_callback
 log = logging.getLogger("wallet.callbacks")
 
 bp = Blueprint("callbacks", __name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_JSON_HEADERS = [("Content-Type", "application/json")]
 
 
 class VersionConverter(BaseConverter):
@@ -48,28 +62,27 @@ def _reference_of(data: Any) -> Any:
     return None
 
 
-@bp.route("/<v4:version>/<method>", methods=["POST"])
-def callback(version: str, method: str) -> Response:
-    name = method.lower()
-    if name not in CALLBACKS:
-        return Response(dumps({"error": "not found"}), status=404, mimetype="application/json")
+def answer(app: Flask, name: str, environ: dict[str, Any]) -> bytes:
+    """The answer to callback `name` (lower case, known), counted and logged; never raises."""
     started = time.perf_counter()
-    reply, fields = _handle(name)
+    reply, fields = _handle(app, name, environ)
     observe_callback(METHOD_NAMES[name], reply.error, time.perf_counter() - started, fields, reply.moved)
-    return Response(reply.body, status=200, mimetype="application/json")
+    return reply.body.encode("utf-8")
 
 
-def _handle(name: str) -> tuple[Reply, dict[str, Any]]:
+def _handle(app: Flask, name: str, environ: dict[str, Any]) -> tuple[Reply, dict[str, Any]]:
     """Authenticate, parse, run. Every failure becomes a provider answer; nothing raises."""
-    settings = current_app.config["WALLET_SETTINGS"]
-    length = request.content_length
+    settings = app.config["WALLET_SETTINGS"]
+    length = get_content_length(environ)
     if length is not None and length > settings.max_body_bytes:
         return _error(Code.BAD_PARAMETERS, "Request body too large"), {}
-    denied = refusal(settings, request.remote_addr, request.headers.get("X-Forwarded-For"))
+    denied = refusal(settings, environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"))
     if denied:
         return _error(Code.INVALID_UUID_OR_SIGNATURE, denied), {}
     try:
-        raw = request.get_data(cache=False)
+        # A stream that refuses to read past max_body_bytes (chunked bodies included) and
+        # raises on a body shorter than its Content-Length, as Flask's request would.
+        raw = get_input_stream(environ, max_content_length=settings.max_body_bytes).read()
     except RequestEntityTooLarge:
         return _error(Code.BAD_PARAMETERS, "Request body too large"), {}
     except ClientDisconnected:
@@ -81,7 +94,7 @@ def _handle(name: str) -> tuple[Reply, dict[str, Any]]:
     # A Refund answer echoes the request's reference, whatever else is wrong with it.
     reference = _reference_of(data) if name == "refund" else None
     if settings.callback_secret and not signature_ok(
-        settings.callback_secret, raw, request.headers.get("X-Signature")
+        settings.callback_secret, raw, environ.get("HTTP_X_SIGNATURE")
     ):
         return _error(Code.INVALID_UUID_OR_SIGNATURE, "Missing or invalid signature", reference), {}
     if data is _UNPARSABLE:
@@ -94,7 +107,7 @@ def _handle(name: str) -> tuple[Reply, dict[str, Any]]:
         return _error(bad.code, bad.description, reference), {}
     fields = {"uuid": q.uuid, "user_id": q.user_id, "reference": q.reference}
     try:
-        return run_callback(current_app.extensions["wallet.engine"], q, CALLBACKS[name]), fields
+        return run_callback(app.extensions["wallet.engine"], q, CALLBACKS[name]), fields
     except SQLAlchemyError:
         log.exception("database error in %s uuid=%s", METHOD_NAMES[name], q.uuid)
         return _error(Code.INTERNAL_RETRY, "Internal error, please retry", reference), fields
@@ -102,3 +115,30 @@ def _handle(name: str) -> tuple[Reply, dict[str, Any]]:
         log.exception("unexpected error in %s uuid=%s", METHOD_NAMES[name], q.uuid)
         return _error(Code.INTERNAL_RETRY, "Internal error, please retry", reference), fields
 
+
+class CallbackMiddleware:
+    """WSGI: answer POST /V4/<Method> (any case) for the six callbacks; pass the rest to Flask."""
+
+    def __init__(self, app: Flask, next_app: WSGIApp) -> None:
+        self.app = app
+        self.next_app = next_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path[:4] in ("/V4/", "/v4/") and environ.get("REQUEST_METHOD") == "POST":
+            name = path[4:].lower()
+            if name in CALLBACKS:
+                body = answer(self.app, name, environ)
+                start_response("200 OK", [*_JSON_HEADERS, ("Content-Length", str(len(body)))])
+                return [body]
+        return self.next_app(environ, start_response)
+
+
+@bp.route("/<v4:version>/<method>", methods=["POST"])
+def callback(version: str, method: str) -> Response:
+    """Reached only without the middleware in front, or for an unknown method (404)."""
+    name = method.lower()
+    if name not in CALLBACKS:
+        return Response(dumps({"error": "not found"}), status=404, mimetype="application/json")
+    return Response(answer(current_app._get_current_object(), name, request.environ),  # type: ignore[attr-defined]
+                    status=200, mimetype="application/json")
