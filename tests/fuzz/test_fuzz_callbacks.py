@@ -170,6 +170,17 @@ def test_impossible_amounts_are_refused_and_move_nothing(wallet: Flask, amount: 
     assert answer["error"] in codes, answer
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_or_infinity_outside_the_amount_is_never_a_500(wallet: Flask, constant: str) -> None:
+    """JSON's NaN and Infinity (read as Decimal) in free-form details are 7; in a field the wallet
+    ignores, they are ignored (and hashed for the uuid log as written)."""
+    details = json.dumps(callback_body("Bet", amount="1.00", timeStamp=0))
+    details = details.replace('"timeStamp": 0', f'"timeStamp": {constant}')
+    assert post_refused_or_moved(wallet, "Bet", details)["error"] == 7
+    extra = json.dumps(callback_body("Bet", amount="1.00", extra=0)).replace('"extra": 0', f'"extra": {constant}')
+    assert post_refused_or_moved(wallet, "Bet", extra)["error"] == 0
+
+
 @pytest.mark.parametrize("amount", ["-0", "-0.0", "0", "0.00", "0e5"])
 def test_zero_in_any_spelling_is_a_zero_stake(wallet: Flask, amount: str) -> None:
     body = json.dumps(callback_body("Bet", amount=0)).replace('"amount": 0', f'"amount": {amount}')

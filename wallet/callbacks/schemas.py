@@ -74,7 +74,10 @@ class Details(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, str):
             return clean_text(value)
-        return clean_text(dumps(value))
+        try:
+            return clean_text(dumps(value))
+        except ValueError as exc:  # NaN or Infinity (JSON's parser here reads them as Decimal)
+            raise ValidationError("must not contain NaN or Infinity") from exc
 
 
 class _Callback(Schema):
@@ -180,7 +183,8 @@ class BadRequest(Exception):
 def body_hash(method: str, data: dict[str, Any]) -> str:
     """A digest of what was asked: the method and the body with field names folded to lower case."""
     canonical = {str(k).lower(): v for k, v in data.items()}
-    blob = dumps([method, canonical], sort_keys=True, ensure_ascii=True)
+    # allow_nan: an unknown field may hold NaN or Infinity (read as Decimal); hash it as written.
+    blob = dumps([method, canonical], sort_keys=True, ensure_ascii=True, allow_nan=True)
     return hashlib.sha256(blob.encode("ascii")).hexdigest()
 
 
