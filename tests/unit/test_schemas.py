@@ -5,9 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import ValidationError
 
 from tests.support import callback_body
-from wallet.callbacks.schemas import BadRequest, body_hash, parse
+from wallet.callbacks.schemas import _FAST, SCHEMAS, BadRequest, body_hash, parse
 
 
 def test_field_names_match_in_any_case():
@@ -54,3 +57,47 @@ def test_the_body_hash_ignores_field_case_and_order_but_not_values():
     assert body_hash("bet", a) == body_hash("bet", {"uuid": "u", "userid": "p"})
     assert body_hash("bet", a) != body_hash("bet", {"userId": "q", "uuid": "u"})
     assert body_hash("bet", a) != body_hash("result", a)
+
+
+# --------------------------------------------------------------------------- the fast loader
+
+_FIELDS = ["uuid", "userId", "providerId", "sessionId", "currency", "gameId", "gameName", "roundId",
+           "reference", "amount", "timeStamp", "roundDetails", "bonusCode", "unknownField"]
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 10**15),
+    st.decimals(allow_nan=True, allow_infinity=True, places=None).filter(lambda d: not d.is_snan()),  # as JSON reads
+    st.text(max_size=6), st.sampled_from(["USD", " usd ", "US", "EUR1", "1.00", "-1", "1e3", "0.001", "", "  ",
+                                          "a\x00b", "\ud800", "x" * 129, "x" * 257, "NaN", "10.5"]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def _spellings(name: str) -> st.SearchStrategy[str]:
+    return st.sampled_from([name, name.lower(), name.upper(), name[:1].upper() + name[1:]])
+
+
+@st.composite
+def _bodies(draw: st.DrawFn, method: str) -> dict:
+    body = callback_body(method)
+    for name in draw(st.lists(st.sampled_from(_FIELDS), max_size=5)):
+        body.pop(name, None)
+        body[draw(_spellings(name))] = draw(_values)  # maybe a second spelling of a field kept
+    for name in draw(st.lists(st.sampled_from(_FIELDS), max_size=2)):
+        body.pop(name, None)
+    return body
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data(), method=st.sampled_from(sorted(SCHEMAS)))
+def test_the_fast_loader_gives_what_the_schema_gives_or_defers_to_it(data, method):
+    """parse() runs _FAST first and the schema only when _FAST returns None: so _FAST must never
+    accept what the schema refuses, nor give other values; and it should take every valid body."""
+    body = data.draw(_bodies(method))
+    fast = _FAST[method](body)
+    try:
+        slow = SCHEMAS[method].load(body)
+    except ValidationError:
+        slow = None
+    assert (fast is None) == (slow is None), (fast, slow)
+    if fast is not None:
+        assert repr(sorted(fast.items())) == repr(sorted(slow.items()))
