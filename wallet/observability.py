@@ -12,6 +12,7 @@ uuid, reference, userId and duration; never a body, a signature or a secret.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -69,8 +70,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record: ts, level, logger, msg, the record's `fields`, exc."""
 
     def format(self, record: logging.LogRecord) -> str:
+        seconds = int(record.created)
+        if seconds != self._second:  # the date part changes once a second: format it once
+            self._second = seconds
+            self._prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": f"{self._prefix}.{int(record.msecs):03d}+00:00",
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -78,7 +83,12 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", None) or {})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return dumps(entry)
+        # The standard library's C encoder: a log line is written for every callback. Log fields
+        # hold text and numbers; anything else is written as its str().
+        return json.dumps(entry, separators=(",", ":"), default=str)
+
+    _second = -1
+    _prefix = ""
 
 
 def register_logging(settings: Settings) -> None:
