@@ -81,6 +81,18 @@ def on_starting(server):  # type: ignore[no-untyped-def]
         stale.unlink()
 
 
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Open the worker's database connections and warm the callback functions before it serves."""
+    from wallet.ledger.functions import warm_up
+
+    try:
+        opened = warm_up(worker.wsgi.extensions["wallet.engine"])
+    except Exception as exc:  # the database may be down: the worker serves anyway (and answers 100)
+        worker.log.warning("database warm-up failed: %s", type(exc).__name__)
+    else:
+        worker.log.info("database warm-up: %d connections ready", opened)
+
+
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
     """A worker exited: drop its live-gauge samples (its counters stay counted)."""
     from prometheus_client import multiprocess

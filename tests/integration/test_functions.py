@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, event, text
 from tests.conftest import Operator, Provider, make_app
 from tests.support import callback_body
 from wallet.jsonutil import loads
+from wallet.ledger.functions import warm_up
 from wallet.ledger.idempotency import Reply
 from wallet.ledger.outcomes import Answer
 from wallet.money import _MINOR_UNITS, AmountError, from_minor, to_minor
@@ -131,3 +132,16 @@ def test_a_uuid_answered_meanwhile_by_another_request_gets_that_answer_and_moves
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM transactions WHERE reference = 'raced'")).scalar() == 1
     app.extensions["wallet.engine"].dispose()
+
+
+def test_warm_up_opens_the_whole_pool_and_writes_nothing(postgres_url, engine):
+    app = make_app(postgres_url, db_pool_size=3)
+    wallet_engine = app.extensions["wallet.engine"]
+    counts = "SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM transactions), (SELECT count(*) FROM rounds)"
+    with engine.connect() as conn:
+        before = tuple(conn.execute(text(counts)).one())
+    assert warm_up(wallet_engine) == 3
+    assert wallet_engine.pool.checkedin() == 3
+    with engine.connect() as conn:
+        assert tuple(conn.execute(text(counts)).one()) == before
+    wallet_engine.dispose()
