@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from flask import Flask, Response
@@ -50,11 +51,22 @@ REFUNDS = Counter(
 log = logging.getLogger("wallet.callbacks")
 
 
+@cache
+def _counted(method: str, error: int) -> Any:
+    """The counter child of (method, error), looked up once (labels() takes a lock per call)."""
+    return CALLBACKS.labels(method, str(error))
+
+
+@cache
+def _timed(method: str) -> Any:
+    return LATENCY.labels(method)
+
+
 def observe_callback(method: str, error: int, seconds: float, fields: dict[str, Any],
                      moved: Iterable[Movement]) -> None:
     """Count one answered callback and write its log line."""
-    CALLBACKS.labels(method, str(error)).inc()
-    LATENCY.labels(method).observe(seconds)
+    _counted(method, error).inc()
+    _timed(method).observe(seconds)
     for m in moved:
         if m.amount:
             MONEY.labels(m.currency, m.kind).inc(float(from_minor(abs(m.amount), m.currency)))
