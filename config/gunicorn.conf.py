@@ -5,6 +5,7 @@ WALLET_THREADS, WALLET_TIMEOUT, PROMETHEUS_MULTIPROC_DIR) or on the command line
 The worker model and the pool size were chosen by measurement: docs/performance.md.
 """
 
+import logging
 import multiprocessing
 import os
 import shutil
@@ -14,13 +15,18 @@ from pathlib import Path
 from gunicorn.glogging import Logger
 
 bind = os.environ.get("WALLET_BIND", "127.0.0.1:8000")
-# Measured (docs/performance.md): a callback spends most of its time waiting on
-# PostgreSQL round trips and the commit, so each process runs several threads
-# (gthread, which also keeps provider connections alive): one process per core,
-# 8 threads each. Sync workers (one request per process, 5 of them) measured
-# ~10 % less throughput and a worse p99 at 32 connections.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-threads = int(os.environ.get("WALLET_THREADS", "8"))
+# Measured (docs/performance.md): sync workers, 2 x cores + 1 of them (gunicorn's own
+# advice). A callback is now one round trip to PostgreSQL and ~0.4 ms of Python, so
+# threads no longer buy overlap, and each sync worker takes a request only when it is
+# free, from the one accept queue: first come, first served across the host. gthread
+# workers keep a connection on the worker that accepted it, and within a worker a
+# thread pool serves more connections than threads: 2 x 8 gthread did ~15 % more
+# requests per second at 32 connections, with a p99 of 27 to 35 ms instead of ~20.
+# Sync workers do not keep connections alive; behind the reverse proxy
+# (docs/operations.md) that is the proxy's job. CancelRound needs two workers (or
+# threads): its Refund callback arrives while the cancel request waits.
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1))
+threads = int(os.environ.get("WALLET_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"
 # One pooled connection per thread and no overflow: a thread never waits for a
 # connection, and a host never opens more than workers x threads of them
@@ -32,9 +38,10 @@ preload_app = False
 timeout = int(os.environ.get("WALLET_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so that a slow leak can never take a host down.
-max_requests = 20000
-max_requests_jitter = 2000
+# Recycle workers now and then so that a slow leak can never take a host down; rarely:
+# a restart costs the worker's boot and warm-up (every ~40 minutes at 400 requests/s).
+max_requests = 1_000_000
+max_requests_jitter = 100_000
 accesslog = os.environ.get("WALLET_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
@@ -85,6 +92,12 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     """Open the worker's database connections and warm the callback functions before it serves."""
     from wallet.ledger.functions import warm_up
 
+    # Every callback writes one log record: skip what `logging` looks up for each record
+    # and no format here uses, the caller's file and line and the thread's name (the
+    # "Optimization" section of the logging HOWTO). gunicorn's own lines keep their pid.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     try:
         opened = warm_up(worker.wsgi.extensions["wallet.engine"])
     except Exception as exc:  # the database may be down: the worker serves anyway (and answers 100)
