@@ -96,10 +96,11 @@ $$
 """
 
 # The answer stored under a uuid, for a request with body hash `p_body_hash`: the answer
-# itself, or 5 when the uuid was used for another request. No row: a new uuid.
+# itself, or 5 when the uuid was used for another request; NULL for a new uuid. Helpers
+# return one value, so that callers assign their result (a "simple expression" for PL/pgSQL)
+# instead of running a SELECT through the executor.
 STORED = """
-CREATE FUNCTION wallet_stored(p_uuid text, p_body_hash text, p_reference text,
-                              OUT o_error integer, OUT o_body text)
+CREATE FUNCTION wallet_stored(p_uuid text, p_body_hash text, p_reference text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_hash text;
@@ -107,14 +108,11 @@ DECLARE
 BEGIN
   SELECT r.body_hash, r.response INTO v_hash, v_response FROM requests r WHERE r.uuid = p_uuid;
   IF NOT FOUND THEN
-    RETURN;
+    RETURN NULL;
   ELSIF v_hash = p_body_hash THEN
-    o_error := (v_response::json ->> 'error')::integer;
-    o_body := v_response;
-  ELSE
-    o_error := 5;
-    o_body := wallet_answer(5, 'uuid already used for a different request', p_reference);
+    RETURN v_response;
   END IF;
+  RETURN wallet_answer(5, 'uuid already used for a different request', p_reference);
 END
 $$
 """
@@ -125,11 +123,11 @@ $$
 REMEMBER = """
 CREATE FUNCTION wallet_remember(p_uuid text, p_method text, p_body_hash text, p_error integer, p_body text,
                                 p_now timestamptz)
-RETURNS void
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
   IF p_error = 100 THEN
-    RETURN;
+    RETURN false;
   END IF;
   INSERT INTO requests (uuid, method, body_hash, response, created_at)
   VALUES (p_uuid, p_method, p_body_hash, p_body, p_now)
@@ -137,6 +135,7 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'uuid already answered by a concurrent request' USING ERRCODE = 'WL409';
   END IF;
+  RETURN true;
 END
 $$
 """
@@ -148,13 +147,14 @@ CREATE FUNCTION wallet_post(
     p_player_id bigint, p_balance bigint, p_kind text, p_amount bigint, p_currency text,
     p_reference text, p_round_pk bigint, p_uuid text, p_session_id text, p_provider_id text,
     p_game_id text, p_game_name text, p_round_details text, p_bonus_code text, p_provider_ts text,
-    p_note text, p_bet_ids bigint[], p_bet_amounts bigint[], p_cancel_round bigint, p_now timestamptz,
-    OUT o_id bigint, OUT o_balance bigint)
+    p_note text, p_bet_ids bigint[], p_bet_amounts bigint[], p_cancel_round bigint, p_now timestamptz)
+RETURNS bigint
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_id bigint;
 BEGIN
-  o_balance := p_balance + p_amount;
   IF p_amount <> 0 THEN
-    UPDATE players SET balance = o_balance, updated_at = p_now WHERE id = p_player_id;
+    UPDATE players SET balance = p_balance + p_amount, updated_at = p_now WHERE id = p_player_id;
   END IF;
   IF p_cancel_round IS NOT NULL THEN
     UPDATE rounds SET status = 'cancelled', updated_at = p_now WHERE id = p_cancel_round;
@@ -162,14 +162,15 @@ BEGIN
   INSERT INTO transactions (kind, reference, player_id, round_pk, amount, balance_after, currency,
                             request_uuid, session_id, provider_id, game_id, game_name, round_details,
                             bonus_code, provider_ts, note, created_at)
-  VALUES (p_kind, p_reference, p_player_id, p_round_pk, p_amount, o_balance, p_currency,
+  VALUES (p_kind, p_reference, p_player_id, p_round_pk, p_amount, p_balance + p_amount, p_currency,
           p_uuid, p_session_id, p_provider_id, p_game_id, p_game_name, p_round_details,
           p_bonus_code, p_provider_ts, p_note, p_now)
-  RETURNING id INTO o_id;
+  RETURNING id INTO v_id;
   IF p_bet_ids IS NOT NULL THEN
     INSERT INTO reversals (bet_id, refund_id, amount)
-    SELECT b.bet_id, o_id, b.amount FROM unnest(p_bet_ids, p_bet_amounts) AS b (bet_id, amount);
+    SELECT b.bet_id, v_id, b.amount FROM unnest(p_bet_ids, p_bet_amounts) AS b (bet_id, amount);
   END IF;
+  RETURN v_id;
 END
 $$
 """
@@ -213,10 +214,12 @@ DECLARE
   v_tx bigint;
   v_balance bigint;
   v_description text;
+  v_stored boolean;
 BEGIN
-  SELECT s.o_error, s.o_body INTO o_error, o_body FROM wallet_stored(p_uuid, p_body_hash, p_reference) s;
-  IF o_error IS NOT NULL THEN
-    RETURN;  -- a uuid answered before: its answer again (or 5)
+  o_body := wallet_stored(p_uuid, p_body_hash, p_reference);
+  IF o_body IS NOT NULL THEN  -- a uuid answered before: its answer again (or 5)
+    o_error := (o_body::json ->> 'error')::integer;
+    RETURN;
   END IF;
 
   -- Locks: the reference, then the player (services.py: reference -> player -> round).
@@ -284,7 +287,7 @@ BEGIN
   END IF;
   IF o_error IS NOT NULL THEN
     o_body := wallet_answer(o_error, v_description, p_reference);
-    PERFORM wallet_remember(p_uuid, 'refund', p_body_hash, o_error, o_body, p_now);
+    v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, o_error, o_body, p_now);
     RETURN;
   END IF;
 
@@ -295,7 +298,7 @@ BEGIN
       CASE WHEN v_earlier_amount <> 0 OR v_has_bet THEN 'Success'
            ELSE 'Success: no bet with this reference or round, nothing refunded' END,
       p_reference, v_earlier_id, v_earlier_currency, v_earlier_balance);
-    PERFORM wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
+    v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
     RETURN;
   END IF;
 
@@ -305,7 +308,7 @@ BEGIN
     IF v_bet_reversed_by IS NOT NULL THEN  -- refunded already, by a round refund
       SELECT t.id, t.balance_after INTO v_tx, v_balance FROM transactions t WHERE t.id = v_bet_reversed_by;
       o_body := wallet_answer(0, 'Success', p_reference, v_tx, v_player.currency, v_balance);
-      PERFORM wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
+      v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
       RETURN;
     END IF;
     IF v_round.has_result OR v_round.status = 'ended' THEN
@@ -332,16 +335,17 @@ BEGIN
   END IF;
   IF o_error <> 0 THEN
     o_body := wallet_answer(o_error, v_description, p_reference);
-    PERFORM wallet_remember(p_uuid, 'refund', p_body_hash, o_error, o_body, p_now);
+    v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, o_error, o_body, p_now);
     RETURN;
   END IF;
 
   IF v_ids IS NOT NULL THEN  -- reverse the bets as one refund entry, and cancel the round
-    SELECT w.o_id, w.o_balance INTO v_tx, v_balance FROM wallet_post(
+    v_balance := v_player.balance + v_total;
+    v_tx := wallet_post(
       v_player.id, v_player.balance, 'refund', v_total, v_player.currency, p_reference, v_round.id,
       p_uuid, p_session_id, p_provider_id, p_game_id, p_game_name, p_round_details, p_bonus_code,
       p_provider_ts, NULL, v_ids, v_amounts,
-      CASE WHEN v_round.status <> 'cancelled' THEN v_round.id END, p_now) w;
+      CASE WHEN v_round.status <> 'cancelled' THEN v_round.id END, p_now);
     o_body := wallet_answer(0, 'Success', p_reference, v_tx, v_player.currency, v_balance);
     o_moved := v_total;
   ELSE  -- path 3: nothing to reverse; record the refund so that a late Bet with it gets 3
@@ -353,17 +357,18 @@ BEGIN
     ELSIF v_has_round AND v_round.status = 'open' AND NOT v_round.has_result THEN
       v_cancel := v_round.id;
     END IF;
-    SELECT w.o_id, w.o_balance INTO v_tx, v_balance FROM wallet_post(
+    v_balance := v_player.balance;
+    v_tx := wallet_post(
       v_player.id, v_player.balance, 'refund', 0, v_player.currency, p_reference,
       CASE WHEN v_has_round THEN v_round.id END,
       p_uuid, p_session_id, p_provider_id, p_game_id, p_game_name, p_round_details, p_bonus_code,
-      p_provider_ts, 'no matching bet: nothing refunded', NULL, NULL, v_cancel, p_now) w;
+      p_provider_ts, 'no matching bet: nothing refunded', NULL, NULL, v_cancel, p_now);
     o_body := wallet_answer(0, 'Success: no bet with this reference or round, nothing refunded',
                             p_reference, v_tx, v_player.currency, v_balance);
     o_moved := 0;
   END IF;
   o_currency := v_player.currency;
-  PERFORM wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
+  v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
 END
 $$
 """
@@ -397,9 +402,11 @@ DECLARE
   v_tx bigint;
   v_balance bigint;
   v_description text;
+  v_stored boolean;
 BEGIN
-  SELECT s.o_error, s.o_body INTO o_error, o_body FROM wallet_stored(p_uuid, p_body_hash, NULL) s;
-  IF o_error IS NOT NULL THEN
+  o_body := wallet_stored(p_uuid, p_body_hash, NULL);
+  IF o_body IS NOT NULL THEN
+    o_error := (o_body::json ->> 'error')::integer;
     RETURN;
   END IF;
 
@@ -452,7 +459,7 @@ BEGIN
     ELSIF v_has_bet THEN  -- a retransmission: answer as the first time, move nothing
       o_error := 0;
       o_body := wallet_answer(0, 'Success', NULL, v_bet_id, v_bet_currency, v_bet_balance);
-      PERFORM wallet_remember(p_uuid, 'bet', p_body_hash, 0, o_body, p_now);
+      v_stored := wallet_remember(p_uuid, 'bet', p_body_hash, 0, o_body, p_now);
       RETURN;
     ELSIF v_player.status = 'frozen' THEN
       o_error := 6; v_description := 'Player is frozen';
@@ -470,7 +477,7 @@ BEGIN
   END IF;
   IF o_error IS NOT NULL THEN
     o_body := wallet_answer(o_error, v_description, NULL);
-    PERFORM wallet_remember(p_uuid, 'bet', p_body_hash, o_error, o_body, p_now);
+    v_stored := wallet_remember(p_uuid, 'bet', p_body_hash, o_error, o_body, p_now);
     RETURN;
   END IF;
 
@@ -481,15 +488,16 @@ BEGIN
     VALUES (p_round_id, v_player.id, p_game_id, 'open', false, p_now, p_now)
     RETURNING * INTO v_round;
   END IF;
-  SELECT w.o_id, w.o_balance INTO v_tx, v_balance FROM wallet_post(
+  v_balance := v_player.balance - v_stake;
+  v_tx := wallet_post(
     v_player.id, v_player.balance, 'bet', -v_stake, v_player.currency, p_reference, v_round.id,
     p_uuid, p_session_id, p_provider_id, p_game_id, p_game_name, p_round_details, p_bonus_code,
-    p_provider_ts, NULL, NULL, NULL, NULL, p_now) w;
+    p_provider_ts, NULL, NULL, NULL, NULL, p_now);
   o_error := 0;
   o_body := wallet_answer(0, 'Success', NULL, v_tx, v_player.currency, v_balance);
   o_moved := -v_stake;
   o_currency := v_player.currency;
-  PERFORM wallet_remember(p_uuid, 'bet', p_body_hash, 0, o_body, p_now);
+  v_stored := wallet_remember(p_uuid, 'bet', p_body_hash, 0, o_body, p_now);
 END
 $$
 """
