@@ -1,54 +1,65 @@
 """Count the database round trips of each callback path (bench/README.md).
 
-    python bench/roundtrips.py postgresql://wallet@127.0.0.1:PORT/wallet
+    python bench/roundtrips.py postgresql://wallet@127.0.0.1:PORT/wallet [-v]
 
 Runs each path once through the app (Flask test client) against a migrated
-PostgreSQL database and counts, with SQLAlchemy events, every message that
-waits for the server: the pool's pre-ping, BEGIN (psycopg sends it before the
-first statement), each statement, COMMIT/ROLLBACK. Creates players rt-*.
+PostgreSQL database and counts on the wire: libpq traces every protocol
+message of the app's connections, and each round trip ends with the server's
+ReadyForQuery (a BEGIN or COMMIT psycopg sends counts like any statement).
+`-v` lists the statements. Creates players rt-*.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import uuid
-from collections import Counter
+from pathlib import Path
+from typing import Any
 
+from psycopg import pq
 from sqlalchemy import event
 
 from config import Settings
 from wallet import create_app
 
 
+class WireTrace:
+    """libpq's protocol trace of every connection the engine opens, read case by case."""
+
+    def __init__(self, engine: Any) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="wallet-roundtrips-"))
+        self.connections: list[Any] = []
+        self.files: dict[int, Any] = {}
+        engine.dispose()  # every connection from now on is new, and traced from its first message
+        event.listen(engine, "connect", lambda dbapi_connection, record: self._start(dbapi_connection))
+
+    def _start(self, dbapi_connection: Any) -> None:
+        if dbapi_connection not in self.connections:
+            self.connections.append(dbapi_connection)
+        n = self.connections.index(dbapi_connection)
+        out = open(self.dir / f"{n}-{uuid.uuid4().hex}.txt", "w")  # noqa: SIM115 (closed in take())
+        dbapi_connection.pgconn.trace(out.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        self.files[n] = out
+
+    def take(self) -> list[list[str]]:
+        """The messages since the last call (tab-separated fields), and a fresh trace."""
+        messages = []
+        for n, dbapi_connection in enumerate(self.connections):
+            if dbapi_connection.closed:
+                continue
+            dbapi_connection.pgconn.untrace()
+            self.files[n].close()
+            messages += [line.split("\t") for line in Path(self.files[n].name).read_text().splitlines()]
+            self._start(dbapi_connection)
+        return messages
+
+
 def main(url: str) -> None:
     app = create_app(Settings(database_url=url, admin_token="roundtrips-admin-token", log_level="WARNING"))
     engine = app.extensions["wallet.engine"]
-    counts: Counter[str] = Counter()
-    statements: list[str] = []
-
-    @event.listens_for(engine, "engine_connect")
-    def _checkout(conn):  # type: ignore[no-untyped-def]
-        if engine.pool._pre_ping:
-            counts["ping"] += 1
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn):  # type: ignore[no-untyped-def]
-        counts["begin"] += 1
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _statement(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        counts["statements"] += 1
-        statements.append(" ".join(statement.split())[:90])
-
-    @event.listens_for(engine, "commit")
-    def _commit(conn):  # type: ignore[no-untyped-def]
-        counts["commit"] += 1
-
-    @event.listens_for(engine, "rollback")
-    def _rollback(conn):  # type: ignore[no-untyped-def]
-        counts["rollback"] += 1
-
     client = app.test_client()
     admin = {"Authorization": "Bearer roundtrips-admin-token"}
     tag = uuid.uuid4().hex[:8]
@@ -77,17 +88,18 @@ def main(url: str) -> None:
         ("Balance", "Balance", body()),
         ("EndRound", "EndRound", body(roundId=f"r4-{tag}")),
     ]
-    print(f"{'callback path':36} {'round trips':>11}  (ping+begin+statements+commit/rollback)  answer")
+    trace = WireTrace(engine)
+    print(f"{'callback path':36} {'round trips':>11}  answer")
     for label, method, payload in cases:
-        counts.clear()
-        statements.clear()
+        trace.take()
         answer = json.loads(client.post(f"/V4/{method}", json=payload).get_data())
-        total = sum(counts.values())
-        detail = "+".join(str(counts[k]) for k in ("ping", "begin", "statements", "commit", "rollback"))
-        print(f"{label:36} {total:>11}  ({detail})  error={answer['error']}")
+        sent = trace.take()
+        trips = sum(1 for m in sent if m[0] == "B" and m[2] == "ReadyForQuery")
+        print(f"{label:36} {trips:>11}  error={answer['error']}")
         if "-v" in sys.argv:
-            for s in statements:
-                print(f"{'':40}{s}")
+            for m in sent:
+                if m[0] == "F" and m[2] in ("Query", "Parse", "Bind"):
+                    print(f"{'':40}{m[2]} {' '.join(m[3].split())[:90]}")
     engine.dispose()
 
 

@@ -13,10 +13,10 @@ CONNECTIONS=${CONNECTIONS:-"8 32 64"}    # wrk connections, one Bet run and one 
 WRK_THREADS=${WRK_THREADS:-2}
 PLAYERS=${PLAYERS:-500}
 SCALE_CONNECTIONS=${SCALE_CONNECTIONS:-32}
-SCALE_DURATION=${SCALE_DURATION:-5}     # short enough not to run out of the ~10k ledger's bets
+SCALE_DURATION=${SCALE_DURATION:-3}     # short enough not to run out of the ~10k ledger's bets (~3000 refunds/s)
 SMALL_LEDGER=${SMALL_LEDGER:-10000}      # ledger rows before the small-scale refund run
 FILL_ENTRIES=${FILL_ENTRIES:-1000000}    # ledger rows before the large-scale refund run
-MAX_RPS=${MAX_RPS:-2500}                 # sizes the pre-created bets (MAX_RPS x seconds per run)
+MAX_RPS=${MAX_RPS:-4000}                 # sizes the pre-created bets (MAX_RPS x seconds per run)
 PGBENCH_CLIENTS=${PGBENCH_CLIENTS:-32}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 PG_SETTINGS=${PG_SETTINGS:-"-c shared_buffers=256MB -c max_connections=150"}
