@@ -129,6 +129,12 @@ for _ in $(seq 150); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WALLET_PORT/healthz")" != 000 ] && break
   sleep 0.2
 done
+# Every worker up and its connections warmed (config/gunicorn.conf.py post_worker_init), so that
+# the first run does not measure worker boots.
+for _ in $(seq 150); do
+  [ "$(grep -c 'database warm-up' "$OUT/wallet.log")" -ge "$(pgrep -c -P "$GUNICORN_PID")" ] && break
+  sleep 0.2
+done
 curl -fs "http://127.0.0.1:$WALLET_PORT/readyz" || true; echo
 log "wallet: gunicorn pid $GUNICORN_PID workers=${WEB_CONCURRENCY:-default} threads=${WALLET_THREADS:-default} pool=${WALLET_DB_POOL_SIZE:-default}"
 
