@@ -118,6 +118,10 @@ export WALLET_DATABASE_URL=$DB
 "$PY" bench/roundtrips.py "$DB" | tee "$OUT/roundtrips.txt"
 "$PY" bench/seed.py "$DB" players "$PLAYERS"
 "$PY" bench/seed.py "$DB" bets small 1 $((SMALL_LEDGER - $("$PY" bench/seed.py "$DB" count)))
+# As pgbench does before its runs: vacuum what was just loaded, so that autovacuum does not do it
+# (on the same two cores) during the measurement.
+vacuum() { "${PSQL[@]}" -d wallet -c 'VACUUM ANALYZE' >/dev/null; }
+vacuum
 
 WALLET_PORT=$(free_port)
 export WALLET_BIND=127.0.0.1:$WALLET_PORT WALLET_ACCESS_LOG=/dev/null
@@ -169,6 +173,7 @@ done
 
 START=1
 "$PY" bench/seed.py "$DB" bets main 1 $((MAX_RPS * DURATION * $(echo "$CONNECTIONS" | wc -w)))
+vacuum
 for c in $CONNECTIONS; do
   LEDGER=$("$PY" bench/seed.py "$DB" count)
   run_wrk refund refund.lua "$c" "$DURATION" BENCH_BETS=main BENCH_START=$START
@@ -181,6 +186,7 @@ done
 log "filling the ledger to $FILL_ENTRIES rows"
 "$PY" bench/seed.py "$DB" fill "$FILL_ENTRIES"
 "$PY" bench/seed.py "$DB" bets large 1 $((MAX_RPS * SCALE_DURATION))
+vacuum
 LEDGER=$("$PY" bench/seed.py "$DB" count)
 run_wrk refund-large refund.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION" BENCH_BETS=large BENCH_START=1
 
