@@ -119,8 +119,9 @@ export WALLET_DATABASE_URL=$DB
 "$PY" bench/seed.py "$DB" players "$PLAYERS"
 "$PY" bench/seed.py "$DB" bets small 1 $((SMALL_LEDGER - $("$PY" bench/seed.py "$DB" count)))
 # As pgbench does before its runs: vacuum what was just loaded, so that autovacuum does not do it
-# (on the same two cores) during the measurement.
-vacuum() { "${PSQL[@]}" -d wallet -c 'VACUUM ANALYZE' >/dev/null; }
+# (on the same two cores) during the measurement; and a checkpoint, so that the WAL the loading
+# wrote does not start one in the middle of the next run.
+vacuum() { "${PSQL[@]}" -d wallet -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null; }
 vacuum
 
 WALLET_PORT=$(free_port)
