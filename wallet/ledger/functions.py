@@ -49,8 +49,8 @@ def _arguments(q: CallbackRequest) -> tuple[Any, ...]:
 
 
 def _cursor(raw: Any) -> psycopg.RawCursor[Any]:
-    """The pooled connection's own cursor for these calls (kept in the pool record's `info`,
-    which lives as long as the database connection does)."""
+    """The pooled connection's own cursor for these calls, kept in the pool record's `info`:
+    SQLAlchemy clears that dict whenever it replaces the record's database connection."""
     cursor = raw.info.get("wallet.functions.cursor")
     if cursor is None:
         cursor = raw.info["wallet.functions.cursor"] = psycopg.RawCursor(raw.driver_connection)
