@@ -66,7 +66,10 @@ def call(engine: Engine, q: CallbackRequest) -> tuple[int, str, tuple[Movement, 
     server after a few calls. A database error is raised as SQLAlchemy's DBAPIError, with
     `connection_invalidated` set when the connection died, as `run_callback` expects.
     """
-    raw = engine.raw_connection()
+    try:
+        raw = engine.raw_connection()
+    except psycopg.Error as exc:  # no connection at all (the database is down or starting)
+        raise DBAPIError.instance(STATEMENTS[q.method], None, exc, psycopg.Error) from exc
     try:
         conn = raw.driver_connection
         try:
