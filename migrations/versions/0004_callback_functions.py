@@ -1,8 +1,8 @@
-"""PostgreSQL: Bet and Refund as stored functions, one round trip per callback.
+"""PostgreSQL: Bet, Result and Refund as stored functions, one round trip per callback.
 
-`wallet_bet(...)` and `wallet_refund(...)` do on the server what
-wallet/ledger/services.py `bet` and `refund` do from Python (the SQLite
-path), in the same order and with the same answers: the uuid's stored answer,
+`wallet_bet(...)`, `wallet_result(...)` and `wallet_refund(...)` do on the
+server what wallet/ledger/services.py `bet`, `result` and `refund` do from
+Python (the SQLite path), in the same order and with the same answers: the uuid's stored answer,
 the reference's advisory lock, the player's row lock, the reads, the checks,
 then the writes, the answer's JSON and its row in `requests`, all in the one
 implicit transaction of one `SELECT` sent in autocommit. The service calls
@@ -514,8 +514,126 @@ END
 $$
 """
 
-FUNCTIONS = (MINOR_UNIT, TO_MINOR, ANSWER, STORED, REMEMBER, POST, REFUND, BET)
+# Result (PROTOCOL.md section 2), rule for rule as services.result. Paid to frozen players too.
+RESULT = """
+CREATE FUNCTION wallet_result(
+    p_uuid text, p_body_hash text, p_lock_key integer, p_user_id text, p_reference text,
+    p_currency text, p_amount numeric, p_round_id text, p_session_id text, p_provider_id text,
+    p_game_id text, p_game_name text, p_round_details text, p_bonus_code text, p_provider_ts text,
+    p_now timestamptz, OUT o_error integer, OUT o_body text, OUT o_moved bigint, OUT o_currency text)
+LANGUAGE plpgsql
+SET enable_seqscan = off  -- index look-ups only, whatever the statistics say (see SEQSCAN above)
+AS $$
+DECLARE
+  v_player players%ROWTYPE;
+  v_known_player boolean;
+  v_round rounds%ROWTYPE;
+  v_has_round boolean;
+  v_row record;
+  v_has_prior boolean := false;
+  v_has_bet_or_refund boolean := false;
+  v_has_win boolean := false;  -- scalars, not a record: see wallet_refund
+  v_win_id bigint;
+  v_win_amount bigint;
+  v_win_balance bigint;
+  v_win_currency text;
+  v_win_user_id text;
+  v_win_round_id text;
+  v_amount bigint;
+  v_tx bigint;
+  v_balance bigint;
+  v_description text;
+  v_stored boolean;
+BEGIN
+  o_body := wallet_stored(p_uuid, p_body_hash, NULL);
+  IF o_body IS NOT NULL THEN
+    o_error := (o_body::json ->> 'error')::integer;
+    RETURN;
+  END IF;
+
+  PERFORM pg_advisory_xact_lock(1470, p_lock_key);
+  SELECT * INTO v_player FROM players WHERE user_id = p_user_id FOR UPDATE;
+  v_known_player := FOUND;
+  FOR v_row IN
+    SELECT t.id, t.kind, t.amount, t.balance_after, t.currency, o.user_id, rd.round_id
+    FROM transactions t
+    JOIN players o ON o.id = t.player_id
+    LEFT JOIN rounds rd ON rd.id = t.round_pk
+    WHERE t.reference = p_reference
+  LOOP
+    v_has_prior := true;
+    IF v_row.kind IN ('bet', 'refund') THEN
+      v_has_bet_or_refund := true;
+    ELSIF v_row.kind = 'win' THEN
+      v_has_win := true;
+      v_win_id := v_row.id; v_win_amount := v_row.amount; v_win_balance := v_row.balance_after;
+      v_win_currency := v_row.currency; v_win_user_id := v_row.user_id; v_win_round_id := v_row.round_id;
+    END IF;
+  END LOOP;
+
+  IF NOT v_known_player THEN
+    IF v_has_prior THEN
+      o_error := 7; v_description := 'Reference belongs to another player';
+    ELSE
+      o_error := 100; v_description := 'Player ' || p_user_id || ' not found';
+    END IF;
+  ELSIF p_currency IS NOT NULL AND p_currency <> v_player.currency THEN
+    o_error := 2; v_description := 'Currency ' || p_currency || ' does not match the wallet''s ' || v_player.currency;
+  ELSE
+    v_amount := wallet_to_minor(p_amount, v_player.currency);
+    IF v_amount IS NULL THEN
+      o_error := 10;
+      v_description := 'Invalid amount: amount has more than ' || wallet_minor_unit(v_player.currency)
+                       || ' decimal places for ' || v_player.currency;
+    ELSIF v_has_bet_or_refund THEN
+      o_error := 7; v_description := 'Reference already used by a bet';
+    ELSIF v_has_win AND (v_win_user_id <> p_user_id OR v_win_amount <> v_amount
+                         OR v_win_round_id IS DISTINCT FROM p_round_id) THEN
+      o_error := 7; v_description := 'Reference already used by a different result';
+    ELSIF v_has_win THEN  -- a retransmission: answer as the first time, move nothing
+      o_error := 0;
+      o_body := wallet_answer(0, 'Success', NULL, v_win_id, v_win_currency, v_win_balance);
+      v_stored := wallet_remember(p_uuid, 'result', p_body_hash, 0, o_body, p_now);
+      RETURN;
+    ELSE
+      SELECT * INTO v_round FROM rounds WHERE player_id = v_player.id AND round_id = p_round_id FOR UPDATE;
+      v_has_round := FOUND;
+      IF v_has_round AND v_round.status = 'cancelled' THEN
+        o_error := 3; v_description := 'Round is cancelled';
+      END IF;
+    END IF;
+  END IF;
+  IF o_error IS NOT NULL THEN
+    o_body := wallet_answer(o_error, v_description, NULL);
+    v_stored := wallet_remember(p_uuid, 'result', p_body_hash, o_error, o_body, p_now);
+    RETURN;
+  END IF;
+
+  IF NOT v_has_round THEN  -- a Result for a round never seen: it opens it, settled (see wallet_bet)
+    INSERT INTO rounds (round_id, player_id, game_id, status, has_result, created_at, updated_at)
+    VALUES (p_round_id, v_player.id, p_game_id, 'open', true, p_now, p_now)
+    RETURNING * INTO v_round;
+  ELSIF NOT v_round.has_result THEN
+    UPDATE rounds SET has_result = true, updated_at = p_now WHERE id = v_round.id;
+  END IF;
+  v_balance := v_player.balance + v_amount;
+  v_tx := wallet_post(
+    v_player.id, v_player.balance, 'win', v_amount, v_player.currency, p_reference, v_round.id,
+    p_uuid, p_session_id, p_provider_id, p_game_id, p_game_name, p_round_details, p_bonus_code,
+    p_provider_ts, NULL, NULL, NULL, NULL, p_now);
+  o_error := 0;
+  o_body := wallet_answer(0, 'Success', NULL, v_tx, v_player.currency, v_balance);
+  o_moved := v_amount;
+  o_currency := v_player.currency;
+  v_stored := wallet_remember(p_uuid, 'result', p_body_hash, 0, o_body, p_now);
+END
+$$
+"""
+
+FUNCTIONS = (MINOR_UNIT, TO_MINOR, ANSWER, STORED, REMEMBER, POST, REFUND, BET, RESULT)
 SIGNATURES = (
+    "wallet_result(text, text, integer, text, text, text, numeric, text, text, text, text, text, text, text, "
+    "text, timestamptz)",
     "wallet_bet(text, text, integer, text, text, text, numeric, text, text, text, text, text, text, text, text, "
     "timestamptz)",
     "wallet_refund(text, text, integer, text, text, text, numeric, text, text, text, text, text, text, text, text, "

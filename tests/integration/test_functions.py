@@ -72,7 +72,7 @@ def test_minor_units_and_cash_agree_with_wallet_money(engine, amount, currency):
     assert str(loads(body)["cash"]) == str(from_minor(expected, currency))  # same digits: 12.50 stays 12.50
 
 
-def test_bet_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
+def test_bet_result_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
     """Counted on the wire: libpq traces every protocol message of the app's connections, and
     each round trip ends with the server's ReadyForQuery. No BEGIN, no COMMIT, one statement."""
     app = make_app(postgres_url)
@@ -90,14 +90,15 @@ def test_bet_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
         traces.append((dbapi_connection, out))
 
     assert provider.call("Bet", reference="one-trip", amount="2.00")["error"] == 0
+    assert provider.call("Result", reference="one-trip-win", roundId="other", amount="3.00")["error"] == 0
     assert provider.call("Refund", reference="one-trip")["error"] == 0
     for dbapi_connection, out in traces:
         dbapi_connection.pgconn.untrace()
         out.close()
     sent = [line.split("\t") for t in tmp_path.glob("trace-*.txt") for line in t.read_text().splitlines()]
-    assert [m[2] for m in sent if m[0] == "B" and m[2] == "ReadyForQuery"] == ["ReadyForQuery"] * 2
+    assert [m[2] for m in sent if m[0] == "B" and m[2] == "ReadyForQuery"] == ["ReadyForQuery"] * 3
     statements = [m[3] for m in sent if m[0] == "F" and m[2] in ("Query", "Parse")]
-    assert len(statements) == 2 and "wallet_bet(" in statements[0] and "wallet_refund(" in statements[1]
+    assert [s.split("(")[0].split()[-1] for s in statements] == ["wallet_bet", "wallet_result", "wallet_refund"]
     engine.dispose()
 
 

@@ -1,7 +1,7 @@
-"""PostgreSQL: Bet and Refund in one round trip, through the stored functions of migration 0004.
+"""PostgreSQL: Bet, Result and Refund in one round trip, through the stored functions of migration 0004.
 
-`wallet_bet` and `wallet_refund` do on the server, in one implicit
-transaction, what `services.bet` / `services.refund` plus `idempotency`
+`wallet_bet`, `wallet_result` and `wallet_refund` do on the server, in one
+implicit transaction, what `services.bet` / `result` / `refund` plus `idempotency`
 do from Python on SQLite: the uuid's stored answer, the reference's advisory
 lock, the player's row lock, the reads, the checks, the writes and the answer
 stored under its uuid. The call is one `SELECT` in autocommit: no BEGIN, no
@@ -30,12 +30,12 @@ LOST_RACE = "WL409"
 _ARGUMENTS = ", ".join(f"${n}" for n in range(1, 17))
 STATEMENTS = {
     method: f"SELECT o_error, o_body, o_moved, o_currency FROM wallet_{method}({_ARGUMENTS})"
-    for method in ("bet", "refund")
+    for method in ("bet", "result", "refund")
 }
 
 
 def handles(engine: Engine, method: str) -> bool:
-    """True when `method` runs as a stored function on this engine (PostgreSQL, Bet and Refund)."""
+    """True when `method` runs as a stored function on this engine (PostgreSQL: Bet, Result, Refund)."""
     return method in STATEMENTS and engine.dialect.name == "postgresql"
 
 
@@ -121,7 +121,7 @@ def warm_up(engine: Engine) -> int:
                     nobody = CallbackRequest(
                         method=method, uuid=f"warm-up:{uuid.uuid4()}", user_id=_NOBODY, body_hash="warm-up",
                         currency="USD", reference=f"warm-up:{uuid.uuid4()}", round_id="warm-up",
-                        amount=Decimal("1.00") if method == "bet" else None,
+                        amount=None if method == "refund" else Decimal("1.00"),
                     )
                     _cursor(raw).execute(STATEMENTS[method], _arguments(nobody)).fetchone()
             finally:

@@ -118,7 +118,7 @@ def _run_once(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply
     Returns only after the commit: an answer never reports work that did not
     reach the database. Database errors propagate (the caller answers 100).
 
-    On PostgreSQL, Bet and Refund run all of this (the operation, the stored
+    On PostgreSQL, Bet, Result and Refund run all of this (the operation, the stored
     answer, the lost race) inside one stored function call (`functions`).
     """
     if functions.handles(engine, q.method):
