@@ -179,7 +179,7 @@ $$
 # Planned while a table is small or not yet analysed (a new database, the first callbacks
 # after a deploy), that plan is a sequential scan, and it stays one as the table grows until
 # an ANALYZE invalidates it (measured: a new database under load spent 1.7 ms of server CPU
-# per Bet instead of 0.3). Every statement here is a look-up by an indexed key, so the two
+# per Bet instead of 0.3). Every statement here is a look-up by an indexed key, so the
 # entry points run with enable_seqscan off (their helpers run inside them): the plan is an
 # index scan from the first call, at any table size.
 
