@@ -2,8 +2,9 @@
 
 Their rules are tested with everything else, on both backends (tests/api,
 tests/model); here: what only they have. Their copy of the currency table and
-their money formatting agree with wallet/money.py, Bet and Refund take one
-round trip, and the lost race on a uuid answers with the winner's answer.
+their money formatting agree with wallet/money.py; Bet, Result and Refund
+take one round trip; the lost race on a uuid answers with the winner's
+answer; the warm-up writes nothing; plans stay index scans on a new database.
 """
 
 from __future__ import annotations
