@@ -16,8 +16,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     Connection,
     Row,
     Text,
@@ -28,7 +26,6 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -125,31 +122,6 @@ def _insert_round_statement(dialect_name: str) -> Any:
         .on_conflict_do_nothing(index_elements=["player_id", "round_id"])
         .returning(*rounds.c)
     )
-
-
-@cache
-def _write_statement(move: bool, cancel: bool, link: bool) -> Any:
-    """PostgreSQL: the entry, the balance, the round's cancellation and the reversal links in one
-    statement of data-modifying CTEs (one round trip, inside the caller's transaction)."""
-    entry = _ENTRY.cte("entry")
-    stmt = select(entry.c.id)
-    if move:
-        stmt = stmt.add_cte(_MOVE.cte("move"))
-    if cancel:
-        stmt = stmt.add_cte(_CANCEL.cte("cancel"))
-    if link:
-        bets = func.unnest(
-            bindparam("bet_ids", type_=ARRAY(BigInteger)), bindparam("bet_amounts", type_=ARRAY(BigInteger))
-        ).table_valued("bet_id", "amount").render_derived(name="bets")
-        stmt = stmt.add_cte(
-            insert(reversals)
-            .from_select(
-                ["bet_id", "refund_id", "amount"],
-                select(bets.c.bet_id, entry.c.id, bets.c.amount).select_from(bets).join(entry, true()),
-            )
-            .cte("link")
-        )
-    return stmt
 
 
 # --------------------------------------------------------------------------- reads
@@ -256,9 +228,9 @@ def _post(
     """Append one ledger entry and move the player's balance with it; for a refund, also link
     the bets it `reverses` and cancel the round `cancel_round`. Returns (id, balance_after).
 
-    On PostgreSQL this is one statement (data-modifying CTEs: one round trip,
-    same transaction, same effect as the statements one by one); SQLite, which
-    has no DML in WITH, gets one statement per table.
+    On PostgreSQL, Bet, Result and Refund write in their stored functions
+    (`wallet_post`, migration 0004); from here only SQLite's callbacks and the
+    admin adjustments write.
     """
     balance = player.balance + amount
     params = {
@@ -269,20 +241,13 @@ def _post(
         "e_bonus_code": q.bonus_code, "e_provider_ts": q.timestamp, "e_note": note, "e_created_at": utcnow(),
         "cancel_round": cancel_round,
     }
-    links = [{"bet_id": b.id, "amount": -b.amount} for b in reverses]
-    if is_postgres(conn):
-        params["bet_ids"] = [link["bet_id"] for link in links]
-        params["bet_amounts"] = [link["amount"] for link in links]
-        stmt = _write_statement(bool(amount), cancel_round is not None, bool(links))
-        tx_id = conn.execute(stmt, params).scalar_one()
-    else:
-        if amount:
-            conn.execute(_MOVE, params)
-        if cancel_round is not None:
-            conn.execute(_CANCEL, params)
-        tx_id = conn.execute(_ENTRY, params).scalar_one()
-        if links:
-            conn.execute(_LINK, [{**link, "refund_id": tx_id} for link in links])
+    if amount:
+        conn.execute(_MOVE, params)
+    if cancel_round is not None:
+        conn.execute(_CANCEL, params)
+    tx_id = conn.execute(_ENTRY, params).scalar_one()
+    if reverses:
+        conn.execute(_LINK, [{"bet_id": b.id, "refund_id": tx_id, "amount": -b.amount} for b in reverses])
     movements.record(kind, amount, player.currency)
     return tx_id, balance
 
