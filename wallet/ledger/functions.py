@@ -57,6 +57,17 @@ def _cursor(raw: Any) -> psycopg.RawCursor[Any]:
     return cursor
 
 
+def _execute(raw: Any, q: CallbackRequest) -> Any:
+    """Call q's function on the pooled connection `raw`, in autocommit for this call only."""
+    conn = raw.driver_connection
+    conn.autocommit = True
+    try:
+        return _cursor(raw).execute(STATEMENTS[q.method], _arguments(q)).fetchone()
+    finally:
+        if not conn.broken:
+            conn.autocommit = False
+
+
 def call(engine: Engine, q: CallbackRequest) -> tuple[int, str, tuple[Movement, ...]] | None:
     """Run the callback's function; (error, answer JSON, money moved), or None when a concurrent
     request with the same uuid stored its answer first (this call then changed nothing).
@@ -71,23 +82,16 @@ def call(engine: Engine, q: CallbackRequest) -> tuple[int, str, tuple[Movement, 
     except psycopg.Error as exc:  # no connection at all (the database is down or starting)
         raise DBAPIError.instance(STATEMENTS[q.method], None, exc, psycopg.Error) from exc
     try:
-        conn = raw.driver_connection
-        try:
-            conn.autocommit = True
-            try:
-                row = _cursor(raw).execute(STATEMENTS[q.method], _arguments(q)).fetchone()
-            finally:
-                if not conn.broken:
-                    conn.autocommit = False
-        except psycopg.Error as exc:
-            if exc.sqlstate == LOST_RACE:
-                return None
-            broken = conn.broken
-            if broken:  # a restart: every pooled connection of this generation is gone with it
-                engine.pool._invalidate(raw, exc)
-            raise DBAPIError.instance(
-                STATEMENTS[q.method], None, exc, psycopg.Error, connection_invalidated=broken
-            ) from exc
+        row = _execute(raw, q)
+    except psycopg.Error as exc:
+        if exc.sqlstate == LOST_RACE:
+            return None
+        broken = raw.driver_connection.broken
+        if broken:  # a restart: every pooled connection of this generation is gone with it
+            engine.pool._invalidate(raw, exc)
+        raise DBAPIError.instance(
+            STATEMENTS[q.method], None, exc, psycopg.Error, connection_invalidated=broken
+        ) from exc
     finally:
         raw.close()
     assert row is not None
@@ -114,18 +118,12 @@ def warm_up(engine: Engine) -> int:
         for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
             raw = engine.raw_connection()  # held until the end, so that each is a new one
             held.append(raw)
-            conn = raw.driver_connection
-            conn.autocommit = True
-            try:
-                for method in STATEMENTS:
-                    nobody = CallbackRequest(
-                        method=method, uuid=f"warm-up:{uuid.uuid4()}", user_id=_NOBODY, body_hash="warm-up",
-                        currency="USD", reference=f"warm-up:{uuid.uuid4()}", round_id="warm-up",
-                        amount=None if method == "refund" else Decimal("1.00"),
-                    )
-                    _cursor(raw).execute(STATEMENTS[method], _arguments(nobody)).fetchone()
-            finally:
-                conn.autocommit = False
+            for method in STATEMENTS:
+                _execute(raw, CallbackRequest(
+                    method=method, uuid=f"warm-up:{uuid.uuid4()}", user_id=_NOBODY, body_hash="warm-up",
+                    currency="USD", reference=f"warm-up:{uuid.uuid4()}", round_id="warm-up",
+                    amount=None if method == "refund" else Decimal("1.00"),
+                ))
     finally:
         for raw in held:
             raw.close()

@@ -123,12 +123,7 @@ def _run_once(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply
     """
     if functions.handles(engine, q.method):
         done = functions.call(engine, q)
-        if done is not None:
-            error, body, moved = done
-            return Reply(error, body, moved)
-        lost = _stored_reply(engine, q)  # a concurrent request with this uuid answered first
-        assert lost is not None
-        return lost
+        return Reply(*done) if done is not None else _winner(engine, q)
     try:
         with collecting() as moved, engine.begin() as conn:
             reply = Reply.of(operation(conn, q))
@@ -146,6 +141,11 @@ def _run_once(engine: Engine, q: CallbackRequest, operation: Operation) -> Reply
                 return reply
     except _LostRace:
         pass
+    return _winner(engine, q)
+
+
+def _winner(engine: Engine, q: CallbackRequest) -> Reply:
+    """The answer of the request that stored one for `q.uuid` first (this one lost the race)."""
     replayed = _stored_reply(engine, q)
     assert replayed is not None
     return replayed
