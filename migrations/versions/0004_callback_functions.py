@@ -5,7 +5,8 @@ server what wallet/ledger/services.py `bet`, `result` and `refund` do from
 Python (the SQLite path), in the same order and with the same answers: the uuid's stored answer,
 the reference's advisory lock, the player's row lock, the reads, the checks,
 then the writes, the answer's JSON and its row in `requests`, all in the one
-implicit transaction of one `SELECT` sent in autocommit. The service calls
+implicit transaction of one `SELECT` sent in autocommit. They share a view of
+what a reference already holds (`wallet_reference_entries`) and a few helpers. The service calls
 them from wallet/ledger/functions.py; docs/performance.md says why, and the
 model test (tests/model) holds both implementations to one model of the
 protocol.
@@ -117,17 +118,17 @@ END
 $$
 """
 
-# Store a final answer under its uuid (100, "retry", never is). A concurrent transaction that
-# stored one first makes this one fail with SQLSTATE WL409, which rolls back everything it
-# did: the caller then sends the stored answer (wallet/ledger/functions.py).
+# Store a final answer under its uuid (100, "retry", never is) and return it. A concurrent
+# transaction that stored one first makes this one fail with SQLSTATE WL409, which rolls back
+# everything it did: the caller then sends the stored answer (wallet/ledger/functions.py).
 REMEMBER = """
 CREATE FUNCTION wallet_remember(p_uuid text, p_method text, p_body_hash text, p_error integer, p_body text,
                                 p_now timestamptz)
-RETURNS boolean
+RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
   IF p_error = 100 THEN
-    RETURN false;
+    RETURN p_body;
   END IF;
   INSERT INTO requests (uuid, method, body_hash, response, created_at)
   VALUES (p_uuid, p_method, p_body_hash, p_body, p_now)
@@ -135,9 +136,23 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'uuid already answered by a concurrent request' USING ERRCODE = 'WL409';
   END IF;
-  RETURN true;
+  RETURN p_body;
 END
 $$
+"""
+
+# What a provider reference already holds: each entry under it with its owner, its round's id
+# and the refund that reversed it (services._PRIOR on SQLite). A view, so that the three
+# functions share one join; PostgreSQL expands it into each statement's plan (and drops the
+# reversals join where a function does not read `reversed_by`).
+REFERENCE_ENTRIES = """
+CREATE VIEW wallet_reference_entries AS
+SELECT t.reference, t.id, t.kind, t.amount, t.balance_after, t.currency, t.round_pk, o.user_id, rd.round_id,
+       rv.refund_id AS reversed_by
+FROM transactions t
+JOIN players o ON o.id = t.player_id
+LEFT JOIN rounds rd ON rd.id = t.round_pk
+LEFT JOIN reversals rv ON rv.bet_id = t.id
 """
 
 # Append one ledger entry and move the balance with it; for a refund, link the bets it reverses
@@ -224,7 +239,6 @@ DECLARE
   v_tx bigint;
   v_balance bigint;
   v_description text;
-  v_stored boolean;
 BEGIN
   o_body := wallet_stored(p_uuid, p_body_hash, p_reference);
   IF o_body IS NOT NULL THEN  -- a uuid answered before: its answer again (or 5)
@@ -237,15 +251,7 @@ BEGIN
   SELECT * INTO v_player FROM players WHERE user_id = p_user_id FOR UPDATE;
   v_known_player := FOUND;
   -- What the reference already holds (a new snapshot: it sees what the lock's last holder wrote).
-  FOR v_row IN
-    SELECT t.id, t.kind, t.amount, t.balance_after, t.currency, t.round_pk, o.user_id, rd.round_id,
-           rv.refund_id AS reversed_by
-    FROM transactions t
-    JOIN players o ON o.id = t.player_id
-    LEFT JOIN rounds rd ON rd.id = t.round_pk
-    LEFT JOIN reversals rv ON rv.bet_id = t.id
-    WHERE t.reference = p_reference
-  LOOP
+  FOR v_row IN SELECT * FROM wallet_reference_entries e WHERE e.reference = p_reference LOOP
     IF v_row.kind = 'bet' THEN
       v_has_bet := true;
       v_bet_id := v_row.id; v_bet_amount := v_row.amount; v_bet_round_pk := v_row.round_pk;
@@ -296,19 +302,18 @@ BEGIN
     END IF;
   END IF;
   IF o_error IS NOT NULL THEN
-    o_body := wallet_answer(o_error, v_description, p_reference);
-    v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, o_error, o_body, p_now);
+    o_body := wallet_remember(p_uuid, 'refund', p_body_hash, o_error,
+                              wallet_answer(o_error, v_description, p_reference), p_now);
     RETURN;
   END IF;
 
   o_error := 0;
   IF v_has_earlier THEN  -- a retransmission of this refund: answer as the first time
-    o_body := wallet_answer(
+    o_body := wallet_remember(p_uuid, 'refund', p_body_hash, 0, wallet_answer(
       0,
       CASE WHEN v_earlier_amount <> 0 OR v_has_bet THEN 'Success'
            ELSE 'Success: no bet with this reference or round, nothing refunded' END,
-      p_reference, v_earlier_id, v_earlier_currency, v_earlier_balance);
-    v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
+      p_reference, v_earlier_id, v_earlier_currency, v_earlier_balance), p_now);
     RETURN;
   END IF;
 
@@ -317,8 +322,8 @@ BEGIN
     v_has_round := true;
     IF v_bet_reversed_by IS NOT NULL THEN  -- refunded already, by a round refund
       SELECT t.id, t.balance_after INTO v_tx, v_balance FROM transactions t WHERE t.id = v_bet_reversed_by;
-      o_body := wallet_answer(0, 'Success', p_reference, v_tx, v_player.currency, v_balance);
-      v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
+      o_body := wallet_remember(p_uuid, 'refund', p_body_hash, 0,
+                                wallet_answer(0, 'Success', p_reference, v_tx, v_player.currency, v_balance), p_now);
       RETURN;
     END IF;
     IF v_round.has_result OR v_round.status = 'ended' THEN
@@ -344,8 +349,8 @@ BEGIN
     END IF;
   END IF;
   IF o_error <> 0 THEN
-    o_body := wallet_answer(o_error, v_description, p_reference);
-    v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, o_error, o_body, p_now);
+    o_body := wallet_remember(p_uuid, 'refund', p_body_hash, o_error,
+                              wallet_answer(o_error, v_description, p_reference), p_now);
     RETURN;
   END IF;
 
@@ -378,7 +383,7 @@ BEGIN
     o_moved := 0;
   END IF;
   o_currency := v_player.currency;
-  v_stored := wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
+  o_body := wallet_remember(p_uuid, 'refund', p_body_hash, 0, o_body, p_now);
 END
 $$
 """
@@ -414,7 +419,6 @@ DECLARE
   v_tx bigint;
   v_balance bigint;
   v_description text;
-  v_stored boolean;
 BEGIN
   o_body := wallet_stored(p_uuid, p_body_hash, NULL);
   IF o_body IS NOT NULL THEN
@@ -425,15 +429,7 @@ BEGIN
   PERFORM pg_advisory_xact_lock(1470, p_lock_key);
   SELECT * INTO v_player FROM players WHERE user_id = p_user_id FOR UPDATE;
   v_known_player := FOUND;
-  FOR v_row IN
-    SELECT t.id, t.kind, t.amount, t.balance_after, t.currency, o.user_id, rd.round_id,
-           rv.refund_id AS reversed_by
-    FROM transactions t
-    JOIN players o ON o.id = t.player_id
-    LEFT JOIN rounds rd ON rd.id = t.round_pk
-    LEFT JOIN reversals rv ON rv.bet_id = t.id
-    WHERE t.reference = p_reference
-  LOOP
+  FOR v_row IN SELECT * FROM wallet_reference_entries e WHERE e.reference = p_reference LOOP
     v_has_prior := true;
     IF v_row.kind = 'bet' THEN
       v_has_bet := true;
@@ -470,8 +466,8 @@ BEGIN
       o_error := 3; v_description := 'Reference already refunded';
     ELSIF v_has_bet THEN  -- a retransmission: answer as the first time, move nothing
       o_error := 0;
-      o_body := wallet_answer(0, 'Success', NULL, v_bet_id, v_bet_currency, v_bet_balance);
-      v_stored := wallet_remember(p_uuid, 'bet', p_body_hash, 0, o_body, p_now);
+      o_body := wallet_remember(p_uuid, 'bet', p_body_hash, 0,
+                                wallet_answer(0, 'Success', NULL, v_bet_id, v_bet_currency, v_bet_balance), p_now);
       RETURN;
     ELSIF v_player.status = 'frozen' THEN
       o_error := 6; v_description := 'Player is frozen';
@@ -488,8 +484,7 @@ BEGIN
     END IF;
   END IF;
   IF o_error IS NOT NULL THEN
-    o_body := wallet_answer(o_error, v_description, NULL);
-    v_stored := wallet_remember(p_uuid, 'bet', p_body_hash, o_error, o_body, p_now);
+    o_body := wallet_remember(p_uuid, 'bet', p_body_hash, o_error, wallet_answer(o_error, v_description, NULL), p_now);
     RETURN;
   END IF;
 
@@ -509,7 +504,7 @@ BEGIN
   o_body := wallet_answer(0, 'Success', NULL, v_tx, v_player.currency, v_balance);
   o_moved := -v_stake;
   o_currency := v_player.currency;
-  v_stored := wallet_remember(p_uuid, 'bet', p_body_hash, 0, o_body, p_now);
+  o_body := wallet_remember(p_uuid, 'bet', p_body_hash, 0, o_body, p_now);
 END
 $$
 """
@@ -543,7 +538,6 @@ DECLARE
   v_tx bigint;
   v_balance bigint;
   v_description text;
-  v_stored boolean;
 BEGIN
   o_body := wallet_stored(p_uuid, p_body_hash, NULL);
   IF o_body IS NOT NULL THEN
@@ -555,11 +549,8 @@ BEGIN
   SELECT * INTO v_player FROM players WHERE user_id = p_user_id FOR UPDATE;
   v_known_player := FOUND;
   FOR v_row IN
-    SELECT t.id, t.kind, t.amount, t.balance_after, t.currency, o.user_id, rd.round_id
-    FROM transactions t
-    JOIN players o ON o.id = t.player_id
-    LEFT JOIN rounds rd ON rd.id = t.round_pk
-    WHERE t.reference = p_reference
+    SELECT e.id, e.kind, e.amount, e.balance_after, e.currency, e.user_id, e.round_id
+    FROM wallet_reference_entries e WHERE e.reference = p_reference
   LOOP
     v_has_prior := true;
     IF v_row.kind IN ('bet', 'refund') THEN
@@ -592,8 +583,8 @@ BEGIN
       o_error := 7; v_description := 'Reference already used by a different result';
     ELSIF v_has_win THEN  -- a retransmission: answer as the first time, move nothing
       o_error := 0;
-      o_body := wallet_answer(0, 'Success', NULL, v_win_id, v_win_currency, v_win_balance);
-      v_stored := wallet_remember(p_uuid, 'result', p_body_hash, 0, o_body, p_now);
+      o_body := wallet_remember(p_uuid, 'result', p_body_hash, 0,
+                                wallet_answer(0, 'Success', NULL, v_win_id, v_win_currency, v_win_balance), p_now);
       RETURN;
     ELSE
       SELECT * INTO v_round FROM rounds WHERE player_id = v_player.id AND round_id = p_round_id FOR UPDATE;
@@ -604,8 +595,8 @@ BEGIN
     END IF;
   END IF;
   IF o_error IS NOT NULL THEN
-    o_body := wallet_answer(o_error, v_description, NULL);
-    v_stored := wallet_remember(p_uuid, 'result', p_body_hash, o_error, o_body, p_now);
+    o_body := wallet_remember(p_uuid, 'result', p_body_hash, o_error,
+                              wallet_answer(o_error, v_description, NULL), p_now);
     RETURN;
   END IF;
 
@@ -625,12 +616,12 @@ BEGIN
   o_body := wallet_answer(0, 'Success', NULL, v_tx, v_player.currency, v_balance);
   o_moved := v_amount;
   o_currency := v_player.currency;
-  v_stored := wallet_remember(p_uuid, 'result', p_body_hash, 0, o_body, p_now);
+  o_body := wallet_remember(p_uuid, 'result', p_body_hash, 0, o_body, p_now);
 END
 $$
 """
 
-FUNCTIONS = (MINOR_UNIT, TO_MINOR, ANSWER, STORED, REMEMBER, POST, REFUND, BET, RESULT)
+STATEMENTS = (REFERENCE_ENTRIES, MINOR_UNIT, TO_MINOR, ANSWER, STORED, REMEMBER, POST, REFUND, BET, RESULT)
 SIGNATURES = (
     "wallet_result(text, text, integer, text, text, text, numeric, text, text, text, text, text, text, text, "
     "text, timestamptz)",
@@ -651,7 +642,7 @@ SIGNATURES = (
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite runs the same rules in Python (wallet/ledger/services.py)
-    for statement in FUNCTIONS:
+    for statement in STATEMENTS:
         op.execute(statement)
 
 
@@ -660,3 +651,4 @@ def downgrade() -> None:
         return
     for signature in SIGNATURES:
         op.execute(f"DROP FUNCTION {signature}")
+    op.execute("DROP VIEW wallet_reference_entries")
