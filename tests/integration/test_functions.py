@@ -182,3 +182,46 @@ def test_look_ups_are_index_scans_from_the_first_call_on_a_new_database(postgres
         time.sleep(0.2)
     assert calls >= 60  # the session's counters did arrive
     assert after == before
+
+
+def test_reads_stay_look_ups_by_key_when_planned_from_tiny_statistics(postgres_url, engine):
+    """Migration 0005. Planned once per session from statistics that saw one reversal (as after
+    bench/roundtrips.py on a new database), the generic plans of 0004 read whole indexes: all of
+    reversals' key for each reference look-up, every bet of the ledger for a round refund.
+    ~2,500 index entries per Refund and twice the server CPU in the bench. Every index scan of
+    these callbacks reads at most a few entries, whatever the statistics."""
+    app = make_app(postgres_url, db_pool_size=1)
+    Operator(app.test_client()).open_player()
+    provider = Provider(app.test_client())
+    wallet_engine = app.extensions["wallet.engine"]
+    assert provider.call("Bet", reference="tiny-0", roundId="tiny-0", amount="1.00")["error"] == 0
+    assert provider.call("Refund", reference="tiny-0")["error"] == 0
+    with engine.begin() as conn:  # statistics of tiny tables, one reversal among them
+        conn.execute(text("ANALYZE players, rounds, requests, transactions, reversals"))
+    wallet_engine.dispose()  # a new session, planned from those statistics
+    reads = text("SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes"
+                 " WHERE relname IN ('players', 'rounds', 'requests', 'transactions', 'reversals')")
+    with engine.connect() as conn:
+        before = {name: (scans, read) for name, scans, read in conn.execute(reads)}
+    for n in range(1, 41):  # a bet and its refund, 40 times; then 10 round refunds
+        assert provider.call("Bet", reference=f"tiny-{n}", roundId=f"tiny-{n}", amount="1.00")["error"] == 0
+        assert provider.call("Refund", reference=f"tiny-{n}")["error"] == 0
+    for n in range(1, 11):
+        assert provider.call("Bet", reference=f"tiny-b{n}", roundId=f"tiny-r{n}", amount="1.00")["error"] == 0
+        answer = provider.call("Refund", reference=f"tiny-x{n}", roundId=f"tiny-r{n}")
+        assert answer["error"] == 0 and answer["description"] == "Success", answer
+    wallet_engine.dispose()
+    deadline = time.monotonic() + 10
+    while True:  # the ended session's counters are flushed asynchronously
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            now = {name: (scans - before[name][0], read - before[name][1])
+                   for name, scans, read in conn.execute(reads)}
+        if now["pk_requests"][0] >= 100 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert now["pk_requests"][0] >= 100  # the session's counters did arrive
+    assert now["pk_reversals"][0] >= 50  # the reversal of each bet was looked up
+    # A look-up by key reads the entry or two under that key; a scan of a whole index reads all.
+    wide = {name: (scans, read) for name, (scans, read) in now.items() if read > 2 * scans + 5}
+    assert not wide, wide
