@@ -4,7 +4,8 @@ Their rules are tested with everything else, on both backends (tests/api,
 tests/model); here: what only they have. Their copy of the currency table and
 their money formatting agree with wallet/money.py; Bet, Result and Refund
 take one round trip; the lost race on a uuid answers with the winner's
-answer; the warm-up writes nothing; plans stay index scans on a new database.
+answer; the warm-up writes nothing; plans stay index scans on a new database,
+and look-ups by key when planned from tiny statistics (migration 0005).
 """
 
 from __future__ import annotations
