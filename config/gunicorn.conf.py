@@ -28,7 +28,7 @@ bind = os.environ.get("WALLET_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("WALLET_THREADS", "1"))
 # Sync: gunicorn's sync worker, minus its wait for each client's close after the answer
-# (wallet/gunicorn_worker.py: the worker parks the socket and goes on; ~9 % more
+# (wallet/gunicorn_worker.py: the worker parks the socket and goes on; ~8 % more
 # requests per second measured). gthread keeps gunicorn's own close.
 worker_class = "gthread" if threads > 1 else "wallet.gunicorn_worker.WalletSyncWorker"
 # One pooled connection per thread and no overflow: a thread never waits for a

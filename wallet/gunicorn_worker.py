@@ -15,13 +15,14 @@ waits for a connection, it reads parked sockets that have something to read, clo
 each one at the client's FIN, and closes one whose client has sent neither FIN nor
 64 KiB after 2 seconds, as gunicorn would (and, past 256 parked sockets, the
 oldest, so that clients that never close cannot use up the file descriptors).
-Everything else (HTTP parsing, the WSGI
-environ, error answers, timeouts, max_requests) is gunicorn's own.
+Everything else (HTTP parsing, the WSGI environ, error answers, timeouts,
+max_requests) is gunicorn's own.
 
 `handle` is SyncWorker.handle of gunicorn 27.0.1 (MIT licence) with its last line
-changed; requirements.txt pins that version, and tests/e2e/test_gunicorn_worker.py
-holds the behaviour (answers, a close that reaches the client, a client that sends
-after its answer).
+changed; requirements.txt pins that version. tests/unit/test_gunicorn_worker.py and
+tests/e2e/test_gunicorn_worker.py hold the behaviour: the FIN goes out at once, the
+next request is not held up by a client that keeps its end open, and a client that
+sends after its answer gets no reset.
 """
 
 from __future__ import annotations
