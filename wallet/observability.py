@@ -16,7 +16,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -101,6 +102,36 @@ class JsonFormatter(logging.Formatter):
 
     _second = -1
     _prefix = ""
+
+
+class TracebackBudget:
+    """One full traceback per kind of failure per `seconds`, per process.
+
+    While the database is down every callback fails the same way: a traceback for
+    each (~10 KB) would be megabytes of logs a second and bury everything else.
+    The first of a kind is logged whole; the rest, one line each (with their uuid),
+    until the window has passed.
+    """
+
+    def __init__(self, seconds: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._last: dict[Any, float] = {}
+
+    def whole(self, kind: Any) -> bool:
+        """True when a failure of this kind should be logged with its traceback."""
+        now = self.clock()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.seconds:
+            return False
+        self._last[kind] = now
+        return True
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: first line of the message` (SQLAlchemy adds the statement on further lines)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def register_logging(settings: Settings) -> None:

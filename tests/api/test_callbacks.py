@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from decimal import Decimal
 
@@ -271,6 +272,20 @@ def test_database_unreachable_answers_100(tmp_path):
     answer = Provider(app.test_client()).call("Bet")
     assert answer["error"] == 100
     app.extensions["wallet.engine"].dispose()
+
+
+def test_while_the_database_is_down_each_failure_is_one_line_and_one_traceback_is_logged(caplog):
+    """Every failed callback is logged with its uuid; its traceback (~10 KB) once per kind every 10 s."""
+    app = make_app("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    provider = Provider(app.test_client())
+    with caplog.at_level(logging.ERROR, logger="wallet.callbacks"):
+        answers = [provider.call(method, uuid=f"down-{n}") for n, method in enumerate(["Bet", "Refund", "Bet"])]
+    app.extensions["wallet.engine"].dispose()
+    assert [a["error"] for a in answers] == [100, 100, 100]
+    failures = [r for r in caplog.records if r.name == "wallet.callbacks" and r.levelno == logging.ERROR]
+    assert [("down-%d" % n) in r.getMessage() for n, r in enumerate(failures)] == [True, True, True]
+    assert [r.exc_info is not None for r in failures] == [True, False, False]
+    assert all("OperationalError" in r.getMessage() and "\n" not in r.getMessage() for r in failures[1:])
 
 
 def test_uuid_and_reference_are_per_request_not_per_player(provider, operator, player):

@@ -28,7 +28,7 @@ from wallet.jsonutil import dumps, loads
 from wallet.ledger.idempotency import Reply, run_callback
 from wallet.ledger.outcomes import Answer, Code
 from wallet.ledger.services import CALLBACKS
-from wallet.observability import observe_callback
+from wallet.observability import TracebackBudget, observe_callback, one_line
 
 log = logging.getLogger("wallet.callbacks")
 
@@ -108,12 +108,24 @@ def _handle(app: Flask, name: str, environ: dict[str, Any]) -> tuple[Reply, dict
     fields = {"uuid": q.uuid, "user_id": q.user_id, "reference": q.reference}
     try:
         return run_callback(app.extensions["wallet.engine"], q, CALLBACKS[name]), fields
-    except SQLAlchemyError:
-        log.exception("database error in %s uuid=%s", METHOD_NAMES[name], q.uuid)
+    except SQLAlchemyError as exc:
+        _log_failure(app, "database error", name, q.uuid, exc)
         return _error(Code.INTERNAL_RETRY, "Internal error, please retry", reference), fields
-    except Exception:  # never a 500 on the provider API
-        log.exception("unexpected error in %s uuid=%s", METHOD_NAMES[name], q.uuid)
+    except Exception as exc:  # never a 500 on the provider API
+        _log_failure(app, "unexpected error", name, q.uuid, exc)
         return _error(Code.INTERNAL_RETRY, "Internal error, please retry", reference), fields
+
+
+def _log_failure(app: Flask, what: str, name: str, uuid: str, exc: Exception) -> None:
+    """An ERROR line per failed callback; its traceback only once per kind every 10 s (per app)."""
+    budget = app.extensions.get("wallet.tracebacks")
+    if budget is None:
+        budget = app.extensions["wallet.tracebacks"] = TracebackBudget()
+    if budget.whole((what, type(exc))):
+        log.exception("%s in %s uuid=%s", what, METHOD_NAMES[name], uuid)
+    else:
+        log.error("%s in %s uuid=%s: %s (traceback: the first of its kind, at most one per 10 s)",
+                  what, METHOD_NAMES[name], uuid, one_line(exc))
 
 
 class CallbackMiddleware:
