@@ -68,6 +68,8 @@ class Lingering:
         except OSError:  # not connected any more: nothing to wait for
             sock.close()
             return
+        if sock.gettimeout() is not None:  # a socket with a timeout would wait in recv despite MSG_DONTWAIT
+            sock.setblocking(False)
         parked = [sock, self.clock() + self.seconds, 0]
         if self._drain(parked):
             return

@@ -115,3 +115,11 @@ def test_past_the_limit_the_oldest_parked_socket_is_closed():
             lingering.close(s)
         assert len(lingering) == 2 and s1.fileno() == -1 and s2.fileno() != -1 and s3.fileno() != -1
         assert c1.recv(16) == b""
+
+
+def test_a_socket_with_a_timeout_is_not_waited_on_either():
+    lingering = Lingering()
+    with connected() as (server, client):
+        server.settimeout(30)  # with a timeout, Python polls before recv: MSG_DONTWAIT alone would wait 30 s
+        lingering.close(server)  # returns at once
+        assert len(lingering) == 1 and client.recv(16) == b""
