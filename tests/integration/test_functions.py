@@ -16,13 +16,15 @@ import time
 from decimal import Decimal
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from psycopg import pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, event, text
 
 from tests.conftest import Operator, Provider, make_app
-from tests.support import callback_body
+from tests.support import ROOT, callback_body
 from wallet.jsonutil import loads
 from wallet.ledger.functions import warm_up
 from wallet.ledger.idempotency import Reply
@@ -229,3 +231,23 @@ def test_reads_stay_look_ups_by_key_when_planned_from_tiny_statistics(postgres_u
     # A look-up by key reads the entry or two under that key; a scan of a whole index reads all.
     wide = {name: (scans, read) for name, (scans, read) in now.items() if read > 2 * scans + 5}
     assert not wide, wide
+
+
+def test_0005_downgrades_to_0004_and_upgrades_again(postgres_url, engine):
+    """0005 takes its wallet_refund from 0004's text with the round refund replaced, and gives
+    0004's view and function back on the way down."""
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = postgres_url
+    cfg.attributes["configure_logger"] = False
+    texts = text("SELECT pg_get_functiondef('wallet_refund'::regproc), pg_get_viewdef('wallet_reference_entries')")
+    try:
+        command.downgrade(cfg, "0004")
+        with engine.connect() as conn:
+            refund, view = conn.execute(texts).one()
+        assert "LEFT JOIN reversals rv ON rv.bet_id = t.id" in refund and "LEFT JOIN reversals" in view
+    finally:
+        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        refund, view = conn.execute(texts).one()
+    assert "FILTER (WHERE e.open)" in refund and "LEFT JOIN reversals" not in refund
+    assert "JOIN" not in view
