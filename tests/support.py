@@ -116,6 +116,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Clock:
+    """A clock the test moves by hand: call it for the time; `sleep` records the pause and moves it on."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.pauses: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iterator[str]:
     """Run the wallet under gunicorn with the project's config on a free port; yield its base URL."""

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tests.support import Clock
 from wallet.gunicorn_worker import Lingering
 
 
@@ -32,14 +33,6 @@ def reap_until_closed(lingering: Lingering, *servers: socket.socket) -> None:
             return
         select.select(waiting, [], [], 0.1)
         lingering.reap()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_client_that_has_closed_already_is_closed_at_once():
@@ -70,7 +63,7 @@ def test_the_fin_goes_out_at_once_and_the_socket_waits_for_the_clients_close_wit
 
 
 def test_a_client_that_never_closes_is_closed_at_the_deadline():
-    clock = Clock()
+    clock = Clock(1000.0)
     lingering = Lingering(seconds=2.0, clock=clock)
     with connected() as (server, client):
         lingering.close(server)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
+from tests.support import Clock
 from wallet.observability import TracebackBudget, one_line
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_one_whole_traceback_per_kind_per_window():
-    clock = Clock()
+    clock = Clock(100.0)
     budget = TracebackBudget(seconds=10.0, clock=clock)
     assert budget.whole("db") is True
     assert budget.whole("db") is False

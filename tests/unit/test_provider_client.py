@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support import Clock
 from wallet.provider.client import AnswerError, Attempt, ProviderClient, parse_answer
 
 
@@ -44,19 +45,9 @@ class ScriptedSession:
         return step
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.pauses: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.pauses.append(seconds)
-        self.now += seconds
-
-
 def client(session: ScriptedSession, clock: Clock, **kwargs: Any) -> ProviderClient:
     return ProviderClient("http://provider.test/", session=session, sleep=clock.sleep,  # type: ignore[arg-type]
-                          clock=lambda: clock.now, **kwargs)
+                          clock=clock, **kwargs)
 
 
 OK = FakeResponse(200, '{"error": 0, "description": "Success", "reference": "bet-1"}')
