@@ -8,7 +8,7 @@ from config import Settings
 from wallet.db import make_engine
 from wallet.health import register_health
 from wallet.jsonutil import DecimalJSONProvider, dumps
-from wallet.observability import register_logging, register_metrics
+from wallet.observability import TracebackBudget, register_logging, register_metrics
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -36,6 +36,8 @@ def register_extensions(app: Flask, settings: Settings) -> None:
         max_overflow=settings.db_max_overflow,
         pre_ping=settings.db_pre_ping,
     )
+    # Stack traces of failed callbacks: one per kind every 10 s (wallet/callbacks/blueprint.py).
+    app.extensions["wallet.tracebacks"] = TracebackBudget()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -28,7 +28,7 @@ from wallet.jsonutil import dumps, loads
 from wallet.ledger.idempotency import Reply, run_callback
 from wallet.ledger.outcomes import Answer, Code
 from wallet.ledger.services import CALLBACKS
-from wallet.observability import TracebackBudget, observe_callback, one_line
+from wallet.observability import observe_callback, one_line
 
 log = logging.getLogger("wallet.callbacks")
 
@@ -118,10 +118,7 @@ def _handle(app: Flask, name: str, environ: dict[str, Any]) -> tuple[Reply, dict
 
 def _log_failure(app: Flask, what: str, name: str, uuid: str, exc: Exception) -> None:
     """An ERROR line per failed callback; its traceback only once per kind every 10 s (per app)."""
-    budget = app.extensions.get("wallet.tracebacks")
-    if budget is None:
-        budget = app.extensions["wallet.tracebacks"] = TracebackBudget()
-    if budget.whole((what, type(exc))):
+    if app.extensions["wallet.tracebacks"].whole((what, type(exc))):
         log.exception("%s in %s uuid=%s", what, METHOD_NAMES[name], uuid)
     else:
         log.error("%s in %s uuid=%s: %s (traceback: the first of its kind, at most one per 10 s)",
