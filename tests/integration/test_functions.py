@@ -3,18 +3,24 @@
 Their rules are tested with everything else, on both backends (tests/api,
 tests/model); here: what only they have. Their copy of the currency table and
 their money formatting agree with wallet/money.py; Bet, Result and Refund
-take one round trip; the lost race on a uuid answers with the winner's
-answer; the warm-up writes nothing; plans stay index scans on a new database,
+take one round trip (their statements prepared once per connection, again if
+the session lost them; a NUL never reaches libpq); the lost race on a uuid
+answers with the winner's answer; the warm-up writes nothing; plans stay index scans on a new database,
 and look-ups by key when planned from tiny statistics (migration 0005).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import uuid
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -22,13 +28,16 @@ from psycopg import pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import Operator, Provider, make_app
 from tests.support import ROOT, callback_body
 from wallet.jsonutil import loads
+from wallet.ledger import functions
 from wallet.ledger.functions import warm_up
 from wallet.ledger.idempotency import Reply
 from wallet.ledger.outcomes import Answer
+from wallet.ledger.requests import CallbackRequest
 from wallet.money import _MINOR_UNITS, AmountError, from_minor, to_minor
 
 
@@ -76,34 +85,111 @@ def test_minor_units_and_cash_agree_with_wallet_money(engine, amount, currency):
     assert str(loads(body)["cash"]) == str(from_minor(expected, currency))  # same digits: 12.50 stays 12.50
 
 
+class WireTrace:
+    """libpq's protocol trace of every connection the engine opens from now on, read in parts."""
+
+    def __init__(self, engine: Any, directory: Path) -> None:
+        self.directory = directory
+        self.traced: list[tuple[Any, Any]] = []
+        engine.dispose()  # the next connections are new, and traced from their first message
+        event.listen(engine, "connect", lambda dbapi_connection, record: self._start(dbapi_connection))
+
+    def _start(self, dbapi_connection: Any) -> None:
+        out = open(self.directory / f"trace-{uuid.uuid4().hex}.txt", "w")  # noqa: SIM115 (closed in take())
+        dbapi_connection.pgconn.trace(out.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        self.traced.append((dbapi_connection, out))
+
+    def take(self) -> list[list[str]]:
+        """The messages since the last call (tab-separated fields); tracing goes on in new files."""
+        traced, self.traced = self.traced, []
+        messages = []
+        for dbapi_connection, out in traced:
+            dbapi_connection.pgconn.untrace()
+            out.close()
+            messages += [line.split("\t") for line in Path(out.name).read_text().splitlines()]
+            if not dbapi_connection.closed:
+                self._start(dbapi_connection)
+        return messages
+
+
+def _round_trips(messages: list[list[str]]) -> int:
+    return sum(1 for m in messages if m[0] == "B" and m[2] == "ReadyForQuery")
+
+
+def _sent(messages: list[list[str]], kind: str) -> list[str]:
+    """The statement names of the Parse or Bind messages the client sent."""
+    return [re.findall(r'"([^"]*)"', m[3])[1 if kind == "Bind" else 0] for m in messages if m[0] == "F" and m[2] == kind]
+
+
 def test_bet_result_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
     """Counted on the wire: libpq traces every protocol message of the app's connections, and
-    each round trip ends with the server's ReadyForQuery. No BEGIN, no COMMIT, one statement."""
-    app = make_app(postgres_url)
+    each round trip ends with the server's ReadyForQuery. The worker's warm-up prepares the
+    three statements on each connection; then a callback is one Bind/Execute/Sync and its
+    answer: no BEGIN, no COMMIT, no Parse."""
+    app = make_app(postgres_url, db_pool_size=2)
     Operator(app.test_client()).open_player()
     provider = Provider(app.test_client())
     engine = app.extensions["wallet.engine"]
-    engine.dispose()  # the next connections are new, and traced from their first message
-    traces = []
-
-    @event.listens_for(engine, "connect")
-    def _trace(dbapi_connection, record):  # type: ignore[no-untyped-def]
-        out = open(tmp_path / f"trace-{len(traces)}.txt", "w")
-        dbapi_connection.pgconn.trace(out.fileno())
-        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        traces.append((dbapi_connection, out))
+    wire = WireTrace(engine, tmp_path)
+    warm_up(engine)
+    warm = wire.take()
+    assert sorted(_sent(warm, "Parse")) == sorted(["wallet_bet_call", "wallet_refund_call", "wallet_result_call"] * 2)
 
     assert provider.call("Bet", reference="one-trip", amount="2.00")["error"] == 0
     assert provider.call("Result", reference="one-trip-win", roundId="other", amount="3.00")["error"] == 0
     assert provider.call("Refund", reference="one-trip")["error"] == 0
-    for dbapi_connection, out in traces:
-        dbapi_connection.pgconn.untrace()
-        out.close()
-    sent = [line.split("\t") for t in tmp_path.glob("trace-*.txt") for line in t.read_text().splitlines()]
-    assert [m[2] for m in sent if m[0] == "B" and m[2] == "ReadyForQuery"] == ["ReadyForQuery"] * 3
-    statements = [m[3] for m in sent if m[0] == "F" and m[2] in ("Query", "Parse")]
-    assert [s.split("(")[0].split()[-1] for s in statements] == ["wallet_bet", "wallet_result", "wallet_refund"]
+    calls = wire.take()
+    assert _round_trips(calls) == 3
+    assert _sent(calls, "Parse") == [] and [m for m in calls if m[0] == "F" and m[2] == "Query"] == []
+    assert sorted(_sent(calls, "Bind")) == ["wallet_bet_call", "wallet_refund_call", "wallet_result_call"]
     engine.dispose()
+
+
+def test_a_connection_without_warm_up_prepares_at_its_first_call_and_again_if_deallocated(postgres_url, tmp_path):
+    """A statement is prepared on a connection at its first call (one more round trip, once);
+    if the session lost it (DEALLOCATE ALL, DISCARD ALL), the call prepares it again and runs."""
+    app = make_app(postgres_url)
+    Operator(app.test_client()).open_player()
+    provider = Provider(app.test_client())
+    engine = app.extensions["wallet.engine"]
+    wire = WireTrace(engine, tmp_path)
+    assert provider.call("Bet", reference="lazy-1", amount="1.00")["error"] == 0
+    assert provider.call("Bet", reference="lazy-2", amount="1.00")["error"] == 0
+    first_two = wire.take()
+    assert _sent(first_two, "Parse") == ["wallet_bet_call"]
+    assert _sent(first_two, "Bind") == ["wallet_bet_call", "wallet_bet_call"]
+    assert _round_trips(first_two) == 3
+
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.pgconn.exec_(b"DEALLOCATE ALL")
+    finally:
+        raw.close()
+    wire.take()
+    assert provider.call("Bet", reference="lazy-3", amount="1.00")["error"] == 0
+    again = wire.take()
+    assert _sent(again, "Bind") == ["wallet_bet_call", "wallet_bet_call"]  # refused, then run
+    assert _sent(again, "Parse") == ["wallet_bet_call"]
+    assert Operator(app.test_client()).balance() == Decimal("997.00")
+    engine.dispose()
+
+
+def test_a_nul_in_an_argument_is_refused_before_anything_is_sent(postgres_url, engine):
+    """libpq sends text arguments as C strings, where a NUL would cut a reference short. The
+    schemas refuse NUL long before; the call refuses it too, as psycopg would, and writes nothing."""
+    app = make_app(postgres_url)
+    Operator(app.test_client()).open_player()
+    wallet_engine = app.extensions["wallet.engine"]
+    q = CallbackRequest(method="bet", uuid="nul-1", user_id="player-1", body_hash="h", currency="USD",
+                        reference="cut\x00short", round_id="nul-round", amount=Decimal("1.00"))
+    with pytest.raises(DBAPIError) as raised:
+        functions.call(wallet_engine, q)
+    assert isinstance(raised.value.orig, psycopg.DataError) and not raised.value.connection_invalidated
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM requests WHERE uuid = 'nul-1'")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM transactions WHERE reference LIKE 'cut%'")).scalar() == 0
+    wallet_engine.dispose()
 
 
 def test_a_uuid_answered_meanwhile_by_another_request_gets_that_answer_and_moves_nothing(postgres_url, engine):
