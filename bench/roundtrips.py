@@ -3,9 +3,10 @@
     python bench/roundtrips.py postgresql://wallet@127.0.0.1:PORT/wallet [-v]
 
 Runs each path once through the app (Flask test client) against a migrated
-PostgreSQL database and counts on the wire: libpq traces every protocol
-message of the app's connections, and each round trip ends with the server's
-ReadyForQuery (a BEGIN or COMMIT psycopg sends counts like any statement).
+PostgreSQL database, after the warm-up each gunicorn worker runs, and counts
+on the wire: libpq traces every protocol message of the app's connections,
+and each round trip ends with the server's ReadyForQuery (a BEGIN or COMMIT
+psycopg sends counts like any statement).
 `-v` lists the statements. Creates players rt-*.
 """
 
@@ -23,6 +24,7 @@ from sqlalchemy import event
 
 from config import Settings
 from wallet import create_app
+from wallet.ledger.functions import warm_up
 
 
 class WireTrace:
@@ -89,6 +91,7 @@ def main(url: str) -> None:
         ("EndRound", "EndRound", body(roundId=f"r4-{tag}")),
     ]
     trace = WireTrace(engine)
+    warm_up(engine)  # as each gunicorn worker does before it serves: the statements are prepared
     print(f"{'callback path':36} {'round trips':>11}  answer")
     for label, method, payload in cases:
         trace.take()

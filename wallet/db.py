@@ -20,6 +20,12 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
+# Pooled connections are replaced after this age (SQLAlchemy's pool_recycle), and so are the
+# callbacks' own (wallet/ledger/functions.py): a connection does not live for ever behind
+# proxies and firewalls that drop old ones.
+POOL_RECYCLE_SECONDS = 1800
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = False) -> Engine:
     """An engine for `url` with the settings this service relies on.
 
@@ -43,7 +49,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5, pre_ping
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
-        pool_recycle=1800,
+        pool_recycle=POOL_RECYCLE_SECONDS,
     )
 
 

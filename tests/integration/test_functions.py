@@ -89,10 +89,14 @@ class WireTrace:
     """libpq's protocol trace of every connection the engine opens from now on, read in parts."""
 
     def __init__(self, engine: Any, directory: Path) -> None:
+        self.engine = engine
         self.directory = directory
         self.traced: list[tuple[Any, Any]] = []
         engine.dispose()  # the next connections are new, and traced from their first message
-        event.listen(engine, "connect", lambda dbapi_connection, record: self._start(dbapi_connection))
+        event.listen(engine, "connect", self._connected)
+
+    def _connected(self, dbapi_connection: Any, record: Any) -> None:
+        self._start(dbapi_connection)
 
     def _start(self, dbapi_connection: Any) -> None:
         out = open(self.directory / f"trace-{uuid.uuid4().hex}.txt", "w")  # noqa: SIM115 (closed in take())
@@ -100,16 +104,19 @@ class WireTrace:
         dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
         self.traced.append((dbapi_connection, out))
 
-    def take(self) -> list[list[str]]:
-        """The messages since the last call (tab-separated fields); tracing goes on in new files."""
+    def take(self, go_on: bool = True) -> list[list[str]]:
+        """The messages since the last call (tab-separated fields); tracing goes on in new files
+        unless told otherwise."""
         traced, self.traced = self.traced, []
         messages = []
         for dbapi_connection, out in traced:
             dbapi_connection.pgconn.untrace()
             out.close()
             messages += [line.split("\t") for line in Path(out.name).read_text().splitlines()]
-            if not dbapi_connection.closed:
+            if go_on and not dbapi_connection.closed:
                 self._start(dbapi_connection)
+        if not go_on:
+            event.remove(self.engine, "connect", self._connected)
         return messages
 
 
@@ -139,7 +146,7 @@ def test_bet_result_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
     assert provider.call("Bet", reference="one-trip", amount="2.00")["error"] == 0
     assert provider.call("Result", reference="one-trip-win", roundId="other", amount="3.00")["error"] == 0
     assert provider.call("Refund", reference="one-trip")["error"] == 0
-    calls = wire.take()
+    calls = wire.take(go_on=False)
     assert _round_trips(calls) == 3
     assert _sent(calls, "Parse") == [] and [m for m in calls if m[0] == "F" and m[2] == "Query"] == []
     assert sorted(_sent(calls, "Bind")) == ["wallet_bet_call", "wallet_refund_call", "wallet_result_call"]
@@ -161,14 +168,11 @@ def test_a_connection_without_warm_up_prepares_at_its_first_call_and_again_if_de
     assert _sent(first_two, "Bind") == ["wallet_bet_call", "wallet_bet_call"]
     assert _round_trips(first_two) == 3
 
-    raw = engine.raw_connection()
-    try:
-        raw.driver_connection.pgconn.exec_(b"DEALLOCATE ALL")
-    finally:
-        raw.close()
+    own = functions._held(engine).connection(engine)  # this thread's: the one the callbacks use
+    assert own.pgconn.exec_(b"DEALLOCATE ALL").status == pq.ExecStatus.COMMAND_OK
     wire.take()
     assert provider.call("Bet", reference="lazy-3", amount="1.00")["error"] == 0
-    again = wire.take()
+    again = wire.take(go_on=False)
     assert _sent(again, "Bind") == ["wallet_bet_call", "wallet_bet_call"]  # refused, then run
     assert _sent(again, "Parse") == ["wallet_bet_call"]
     assert Operator(app.test_client()).balance() == Decimal("997.00")
@@ -225,17 +229,85 @@ def test_a_uuid_answered_meanwhile_by_another_request_gets_that_answer_and_moves
     app.extensions["wallet.engine"].dispose()
 
 
-def test_warm_up_opens_the_whole_pool_and_writes_nothing(postgres_url, engine):
+def _callback_sessions(engine: Any) -> int:
+    """Server sessions whose last statement was one of the callbacks' functions."""
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query LIKE 'SELECT o_error, o_body, o_moved, o_currency FROM wallet_%'"
+        )).scalar()
+
+
+def _eventually(check: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_warm_up_opens_the_callback_connections_and_writes_nothing(postgres_url, engine):
+    """One connection per serving thread (the pool's size), each with the three functions called
+    once; the callbacks then use them, without opening more; disposing of the engine closes them."""
     app = make_app(postgres_url, db_pool_size=3)
     wallet_engine = app.extensions["wallet.engine"]
+    opened = []
+    event.listen(wallet_engine, "connect", lambda dbapi_connection, record: opened.append(dbapi_connection))
     counts = "SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM transactions), (SELECT count(*) FROM rounds)"
     with engine.connect() as conn:
         before = tuple(conn.execute(text(counts)).one())
     assert warm_up(wallet_engine) == 3
-    assert wallet_engine.pool.checkedin() == 3
+    assert len(opened) == 3 and _callback_sessions(engine) == 3
     with engine.connect() as conn:
         assert tuple(conn.execute(text(counts)).one()) == before
+
+    Operator(app.test_client()).open_player()  # the pool's connection (Python path): one more
+    provider = Provider(app.test_client())
+    for n in range(5):
+        assert provider.call("Bet", reference=f"held-{n}", amount="1.00")["error"] == 0
+    assert len(opened) == 4 and _callback_sessions(engine) == 3
     wallet_engine.dispose()
+    assert _eventually(lambda: _callback_sessions(engine) == 0)
+
+
+def test_a_held_connection_that_dies_is_replaced_and_the_callback_retried(postgres_url, engine):
+    """The server ends the callbacks' session (a restart, a failover, an idle timeout): the next
+    callback finds it dead, drops it and runs once more on a new one, as with a pooled connection."""
+    app = make_app(postgres_url)
+    operator = Operator(app.test_client())
+    operator.open_player()
+    provider = Provider(app.test_client())
+    wallet_engine = app.extensions["wallet.engine"]
+    assert provider.call("Bet", reference="before-death", amount="1.00")["error"] == 0
+    with engine.connect() as conn:
+        ended = conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query LIKE 'SELECT o_error, o_body, o_moved, o_currency FROM wallet_%'"
+        )).scalars().all()
+    assert ended == [True]
+    assert provider.call("Bet", reference="after-death", amount="2.00")["error"] == 0
+    assert operator.balance() == Decimal("997.00")
+    assert _eventually(lambda: _callback_sessions(engine) == 1)
+    wallet_engine.dispose()
+
+
+def test_a_held_connection_is_replaced_at_the_pools_recycle_age(postgres_url, engine, monkeypatch):
+    app = make_app(postgres_url)
+    Operator(app.test_client()).open_player()
+    provider = Provider(app.test_client())
+    wallet_engine = app.extensions["wallet.engine"]
+    wallet_engine.dispose()  # from here on, every connection is a new one
+    opened = []
+    event.listen(wallet_engine, "connect", lambda dbapi_connection, record: opened.append(dbapi_connection))
+    assert provider.call("Bet", reference="young", amount="1.00")["error"] == 0
+    assert provider.call("Bet", reference="still-young", amount="1.00")["error"] == 0
+    assert len(opened) == 1
+    monkeypatch.setattr(functions, "RECYCLE_SECONDS", 0.0)  # every connection is too old from now on
+    assert provider.call("Bet", reference="old", amount="1.00")["error"] == 0
+    assert len(opened) == 2 and opened[0].closed and not opened[1].closed
+    wallet_engine.dispose()
+    assert opened[1].closed
 
 
 def test_look_ups_are_index_scans_from_the_first_call_on_a_new_database(postgres_url, engine):

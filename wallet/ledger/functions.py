@@ -8,27 +8,38 @@ stored under its uuid. The call is one prepared `SELECT` run outside any
 transaction block: no BEGIN, no COMMIT, one message to the server and one back
 (docs/performance.md).
 
-It goes straight to libpq (psycopg's documented `psycopg.pq` layer) on the
-pooled connection: `PQexecPrepared` with the arguments as text, the answer
-read as text. psycopg's cursor, its adapters and its autocommit switching
-cost more of the worker's CPU than the call itself; this path needs none of
-them, because the statement, its argument types and its result columns
-never change.
+It goes straight to libpq (psycopg's documented `psycopg.pq` layer):
+`PQexecPrepared` with the arguments as text, the answer read as text.
+psycopg's cursor, its adapters and its autocommit switching cost more of the
+worker's CPU than the call itself; this path needs none of them, because the
+statement, its argument types and its result columns never change.
+
+And on a connection of its own, held from call to call: each serving thread
+keeps one, taken out of SQLAlchemy's pool once (detached), instead of a
+checkout and a checkin (with its reset) per callback, which cost ~20 µs of the
+worker's CPU, as much as the rest of the call. The pool keeps serving
+everything else (Check, Balance, EndRound, the admin API). A held connection
+is closed when it breaks (the callback is retried on a new one, as
+`run_callback` does for a pooled one), when it reaches the pool's recycle
+age, and when the engine is disposed.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+import weakref
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg import errors, pq
 from psycopg.postgres import types
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
-from wallet.db import reference_key
+from wallet.db import POOL_RECYCLE_SECONDS, reference_key
 from wallet.ledger import services
 from wallet.ledger.movements import Movement
 from wallet.ledger.requests import CallbackRequest
@@ -49,7 +60,6 @@ _TYPES = [types[name].oid for name in (
     "text", "text", "text", "timestamptz",
 )]
 _NAMES = {method: f"wallet_{method}_call".encode() for method in STATEMENTS}
-_SESSION = "wallet.functions.session"
 
 
 def handles(engine: Engine, method: str) -> bool:
@@ -78,23 +88,24 @@ def _text(value: Any, encoding: str) -> bytes | None:
     return text.encode(encoding)
 
 
-class _Session:
-    """What this module keeps on one pooled connection (in the pool record's `info`, which
-    SQLAlchemy clears whenever it replaces the record's database connection, so a new
-    server session starts with nothing prepared): its encoding and its prepared statements."""
+class _Connection:
+    """A database connection of the callbacks' own: a pool connection detached from its pool
+    (so SQLAlchemy's connect events and dialect set-up ran on it), its encoding, the
+    statements prepared on it and when it was opened."""
 
-    __slots__ = ("encoding", "prepared")
+    __slots__ = ("raw", "conn", "pgconn", "encoding", "prepared", "opened", "close", "__weakref__")
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.encoding = conn.info.encoding
+    def __init__(self, engine: Engine) -> None:
+        raw = engine.raw_connection()
+        self.conn: psycopg.Connection[Any] = raw.driver_connection
+        raw.detach()  # ours now: close() closes it; the pool may open another in its place
+        self.raw = raw
+        self.pgconn = self.conn.pgconn
+        self.encoding = self.conn.info.encoding
         self.prepared: set[bytes] = set()
-
-
-def _session(raw: Any) -> _Session:
-    session = raw.info.get(_SESSION)
-    if session is None:
-        session = raw.info[_SESSION] = _Session(raw.driver_connection)
-    return session
+        self.opened = time.monotonic()
+        # Closed once: by close(), or when it is garbage (its thread ended without closing it).
+        self.close = weakref.finalize(self, raw.close)
 
 
 def _checked(result: pq.abc.PGresult, ok: pq.ExecStatus, encoding: str) -> pq.abc.PGresult:
@@ -103,67 +114,124 @@ def _checked(result: pq.abc.PGresult, ok: pq.ExecStatus, encoding: str) -> pq.ab
     return result
 
 
-def _exec_prepared(pgconn: pq.abc.PGconn, session: _Session, method: str, arguments: list[bytes | None]
-                   ) -> pq.abc.PGresult:
+def _exec_prepared(c: _Connection, method: str, arguments: list[bytes | None]) -> pq.abc.PGresult:
     name = _NAMES[method]
-    if name not in session.prepared:
-        prepared = pgconn.prepare(name, STATEMENTS[method].encode(), _TYPES)
-        _checked(prepared, pq.ExecStatus.COMMAND_OK, session.encoding)
-        session.prepared.add(name)
-    return pgconn.exec_prepared(name, arguments)
+    if name not in c.prepared:
+        _checked(c.pgconn.prepare(name, STATEMENTS[method].encode(), _TYPES), pq.ExecStatus.COMMAND_OK, c.encoding)
+        c.prepared.add(name)
+    return c.pgconn.exec_prepared(name, arguments)
 
 
-def _execute(raw: Any, q: CallbackRequest) -> tuple[int, str, int | None, str | None]:
-    """Call q's function on the pooled connection `raw`: (error, answer JSON, amount moved, currency).
+def _execute(c: _Connection, q: CallbackRequest) -> tuple[int, str, int | None, str | None]:
+    """Call q's function on `c`: (error, answer JSON, amount moved, currency).
 
     Outside any transaction block, so the call is its own transaction: committed when the
     function returns, rolled back whole when it raises. The statement is prepared on the
     connection at its first call (the worker's warm-up does that before it serves).
     """
-    conn = raw.driver_connection
-    pgconn = conn.pgconn
-    if pgconn.transaction_status != pq.TransactionStatus.IDLE:
-        conn.rollback()  # never left open by the pool; but never run inside somebody's transaction
-    session = _session(raw)
-    arguments = [_text(value, session.encoding) for value in _arguments(q)]
-    result = _exec_prepared(pgconn, session, q.method, arguments)
+    if c.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        c.conn.rollback()  # nothing else uses it; but never run inside somebody's transaction
+    arguments = [_text(value, c.encoding) for value in _arguments(q)]
+    result = _exec_prepared(c, q.method, arguments)
     if result.status != pq.ExecStatus.TUPLES_OK and result.error_field(pq.DiagnosticField.SQLSTATE) == _NOT_PREPARED:
-        session.prepared.discard(_NAMES[q.method])  # deallocated behind our back: prepare it again, once
-        result = _exec_prepared(pgconn, session, q.method, arguments)
-    _checked(result, pq.ExecStatus.TUPLES_OK, session.encoding)
+        c.prepared.discard(_NAMES[q.method])  # deallocated behind our back: prepare it again, once
+        result = _exec_prepared(c, q.method, arguments)
+    _checked(result, pq.ExecStatus.TUPLES_OK, c.encoding)
     error, body, moved, currency = (result.get_value(0, column) for column in range(4))
     assert error is not None and body is not None
-    return (int(error), body.decode(session.encoding), None if moved is None else int(moved),
-            None if currency is None else currency.decode(session.encoding))
+    return (int(error), body.decode(c.encoding), None if moved is None else int(moved),
+            None if currency is None else currency.decode(c.encoding))
+
+
+class _Held:
+    """The callbacks' connections of one engine: one per serving thread, held from call to call
+    (module docstring). `spare` holds the ones the warm-up opened, until a thread takes one."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.spare: list[_Connection] = []
+        self.open: weakref.WeakSet[_Connection] = weakref.WeakSet()  # closed when the engine is disposed
+
+    def connection(self, engine: Engine) -> _Connection:
+        """This thread's connection: a new one when it has none, or when its own is past the recycle age."""
+        c: _Connection | None = getattr(self.local, "c", None)
+        if c is not None and time.monotonic() - c.opened < RECYCLE_SECONDS:
+            return c
+        if c is not None:
+            self.drop(c)
+        with self.lock:
+            c = self.spare.pop() if self.spare else None
+        if c is None:
+            c = self.add(engine)
+        self.local.c = c
+        return c
+
+    def add(self, engine: Engine) -> _Connection:
+        c = _Connection(engine)
+        with self.lock:
+            self.open.add(c)
+        return c
+
+    def drop(self, c: _Connection) -> None:
+        """Forget `c` and close it (a broken connection too: closing it frees what is left)."""
+        if getattr(self.local, "c", None) is c:
+            self.local.c = None
+        with self.lock:
+            self.open.discard(c)
+        c.close()
+
+    def close_all(self) -> None:
+        """The engine was disposed: close every held connection; each thread opens a new one."""
+        with self.lock:
+            every, self.open, self.spare = list(self.open), weakref.WeakSet(), []
+            self.local = threading.local()
+        for c in every:
+            c.close()
+
+
+# As old as the pool lets its own connections get (wallet/db.py), for the same reasons.
+RECYCLE_SECONDS = POOL_RECYCLE_SECONDS
+_ENGINES: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()
+_ENGINES_LOCK = threading.Lock()
+
+
+def _held(engine: Engine) -> _Held:
+    held = _ENGINES.get(engine)
+    if held is None:
+        with _ENGINES_LOCK:
+            held = _ENGINES.get(engine)
+            if held is None:
+                held = _ENGINES[engine] = _Held()
+                event.listen(engine, "engine_disposed", lambda _engine: held.close_all())
+    return held
 
 
 def call(engine: Engine, q: CallbackRequest) -> tuple[int, str, tuple[Movement, ...]] | None:
     """Run the callback's function; (error, answer JSON, money moved), or None when a concurrent
     request with the same uuid stored its answer first (this call then changed nothing).
 
-    Straight on the pooled connection's libpq (SQLAlchemy's execution layer and psycopg's
-    cursor cost more CPU than the call itself). A database error is raised as SQLAlchemy's
-    DBAPIError, with `connection_invalidated` set when the connection died, as `run_callback`
-    expects.
+    On this thread's own connection, straight on libpq (module docstring). A database
+    error is raised as SQLAlchemy's DBAPIError, with `connection_invalidated` set when the
+    connection died, as `run_callback` expects.
     """
+    held = _held(engine)
     try:
-        raw = engine.raw_connection()
+        c = held.connection(engine)
     except psycopg.Error as exc:  # no connection at all (the database is down or starting)
         raise DBAPIError.instance(STATEMENTS[q.method], None, exc, psycopg.Error) from exc
     try:
-        row = _execute(raw, q)
+        error, body, moved, currency = _execute(c, q)
     except psycopg.Error as exc:
         if exc.sqlstate == LOST_RACE:
             return None
-        broken = raw.driver_connection.broken
-        if broken:  # a restart: every pooled connection of this generation is gone with it
-            engine.pool._invalidate(raw, exc)
+        broken = c.conn.broken
+        if broken:  # a restart: the pool's connections of this generation are gone with it
+            held.drop(c)
+            engine.pool._invalidate(c.raw, exc, _checkin=False)
         raise DBAPIError.instance(
             STATEMENTS[q.method], None, exc, psycopg.Error, connection_invalidated=broken
         ) from exc
-    finally:
-        raw.close()
-    error, body, moved, currency = row
     return error, body, (() if moved is None else (Movement(q.method, moved, currency),))
 
 
@@ -173,26 +241,26 @@ _NOBODY = "~" * 129
 
 
 def warm_up(engine: Engine) -> int:
-    """Open every connection of the pool and call each function once on it; return how many.
+    """Open the callbacks' connections of this process, one per serving thread (the pool's
+    size: WALLET_DB_POOL_SIZE, which gunicorn.conf.py sets to the threads per worker), and
+    call each function once on each; return how many.
 
     PostgreSQL compiles a PL/pgSQL function and plans its statements on the first
-    call in each session (~5-10 ms of server CPU): done here, at worker start, that
-    cost does not land on the first callbacks after a deploy. Nothing is written.
+    call in each session (~5-10 ms of server CPU), and each connection prepares the
+    three statements: done here, at worker start, that cost does not land on the
+    first callbacks after a deploy. Nothing is written.
     """
     if engine.dialect.name != "postgresql":
         return 0
-    held = []
-    try:
-        for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
-            raw = engine.raw_connection()  # held until the end, so that each is a new one
-            held.append(raw)
-            for method in STATEMENTS:
-                _execute(raw, CallbackRequest(
-                    method=method, uuid=f"warm-up:{uuid.uuid4()}", user_id=_NOBODY, body_hash="warm-up",
-                    currency="USD", reference=f"warm-up:{uuid.uuid4()}", round_id="warm-up",
-                    amount=None if method == "refund" else Decimal("1.00"),
-                ))
-    finally:
-        for raw in held:
-            raw.close()
-    return len(held)
+    held = _held(engine)
+    for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
+        c = held.add(engine)
+        for method in STATEMENTS:
+            _execute(c, CallbackRequest(
+                method=method, uuid=f"warm-up:{uuid.uuid4()}", user_id=_NOBODY, body_hash="warm-up",
+                currency="USD", reference=f"warm-up:{uuid.uuid4()}", round_id="warm-up",
+                amount=None if method == "refund" else Decimal("1.00"),
+            ))
+        with held.lock:
+            held.spare.append(c)
+    return engine.pool.size()  # type: ignore[attr-defined,no-any-return]
