@@ -63,6 +63,16 @@ def _timed(method: str) -> Any:
     return LATENCY.labels(method)
 
 
+@cache
+def _moved(currency: str, kind: str) -> Any:
+    return MONEY.labels(currency, kind)
+
+
+@cache
+def _refunded(outcome: str) -> Any:
+    return REFUNDS.labels(outcome)
+
+
 def observe_callback(method: str, error: int, seconds: float, fields: dict[str, Any],
                      moved: Iterable[Movement]) -> None:
     """Count one answered callback and write its log line."""
@@ -70,9 +80,9 @@ def observe_callback(method: str, error: int, seconds: float, fields: dict[str, 
     _timed(method).observe(seconds)
     for m in moved:
         if m.amount:
-            MONEY.labels(m.currency, m.kind).inc(float(from_minor(abs(m.amount), m.currency)))
+            _moved(m.currency, m.kind).inc(float(from_minor(abs(m.amount), m.currency)))
         if m.kind == "refund":
-            REFUNDS.labels("applied" if m.amount else "recorded_without_bet").inc()
+            _refunded("applied" if m.amount else "recorded_without_bet").inc()
     log.info("callback", extra={"fields": {
         "method": method, "error": error, "uuid": fields.get("uuid"), "reference": fields.get("reference"),
         "userId": fields.get("user_id"), "ms": round(seconds * 1000, 2),
