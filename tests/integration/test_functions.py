@@ -5,7 +5,9 @@ tests/model); here: what only they have. Their copy of the currency table and
 their money formatting agree with wallet/money.py; Bet, Result and Refund
 take one round trip (their statements prepared once per connection, again if
 the session lost them; a NUL never reaches libpq); the lost race on a uuid
-answers with the winner's answer; the warm-up writes nothing; plans stay index scans on a new database,
+answers with the winner's answer; each thread's own connection for them is
+opened by the warm-up, kept, replaced when it dies or gets old, and closed
+with the engine; the warm-up writes nothing; plans stay index scans on a new database,
 and look-ups by key when planned from tiny statistics (migration 0005).
 """
 
