@@ -53,36 +53,22 @@ log = logging.getLogger("wallet.callbacks")
 
 
 @cache
-def _counted(method: str, error: int) -> Any:
-    """The counter child of (method, error), looked up once (labels() takes a lock per call)."""
-    return CALLBACKS.labels(method, str(error))
-
-
-@cache
-def _timed(method: str) -> Any:
-    return LATENCY.labels(method)
-
-
-@cache
-def _moved(currency: str, kind: str) -> Any:
-    return MONEY.labels(currency, kind)
-
-
-@cache
-def _refunded(outcome: str) -> Any:
-    return REFUNDS.labels(outcome)
+def _child(metric: Any, *labels: str) -> Any:
+    """A metric's child for these label values, looked up once (labels() takes a lock and
+    validates on every call)."""
+    return metric.labels(*labels)
 
 
 def observe_callback(method: str, error: int, seconds: float, fields: dict[str, Any],
                      moved: Iterable[Movement]) -> None:
     """Count one answered callback and write its log line."""
-    _counted(method, error).inc()
-    _timed(method).observe(seconds)
+    _child(CALLBACKS, method, str(error)).inc()
+    _child(LATENCY, method).observe(seconds)
     for m in moved:
         if m.amount:
-            _moved(m.currency, m.kind).inc(float(from_minor(abs(m.amount), m.currency)))
+            _child(MONEY, m.currency, m.kind).inc(float(from_minor(abs(m.amount), m.currency)))
         if m.kind == "refund":
-            _refunded("applied" if m.amount else "recorded_without_bet").inc()
+            _child(REFUNDS, "applied" if m.amount else "recorded_without_bet").inc()
     log.info("callback", extra={"fields": {
         "method": method, "error": error, "uuid": fields.get("uuid"), "reference": fields.get("reference"),
         "userId": fields.get("user_id"), "ms": round(seconds * 1000, 2),
