@@ -28,35 +28,44 @@ from wallet.ledger.functions import warm_up
 
 
 class WireTrace:
-    """libpq's protocol trace of every connection the engine opens, read case by case."""
+    """libpq's protocol trace of every connection the engine opens from now on, read in parts
+    (tests/integration/test_functions.py counts with it too)."""
 
-    def __init__(self, engine: Any) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="wallet-roundtrips-"))
-        self.connections: list[Any] = []
-        self.files: dict[int, Any] = {}
+    def __init__(self, engine: Any, directory: Path | None = None) -> None:
+        self.engine = engine
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="wallet-roundtrips-"))
+        self.traced: list[tuple[Any, Any]] = []
         engine.dispose()  # every connection from now on is new, and traced from its first message
-        event.listen(engine, "connect", lambda dbapi_connection, record: self._start(dbapi_connection))
+        event.listen(engine, "connect", self._connected)
+
+    def _connected(self, dbapi_connection: Any, record: Any) -> None:
+        self._start(dbapi_connection)
 
     def _start(self, dbapi_connection: Any) -> None:
-        if dbapi_connection not in self.connections:
-            self.connections.append(dbapi_connection)
-        n = self.connections.index(dbapi_connection)
-        out = open(self.dir / f"{n}-{uuid.uuid4().hex}.txt", "w")  # noqa: SIM115 (closed in take())
+        out = open(self.directory / f"trace-{uuid.uuid4().hex}.txt", "w")  # noqa: SIM115 (closed in take())
         dbapi_connection.pgconn.trace(out.fileno())
         dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        self.files[n] = out
+        self.traced.append((dbapi_connection, out))
 
-    def take(self) -> list[list[str]]:
-        """The messages since the last call (tab-separated fields), and a fresh trace."""
+    def take(self, go_on: bool = True) -> list[list[str]]:
+        """The messages since the last call (tab-separated fields); tracing goes on in new files
+        unless told otherwise."""
+        traced, self.traced = self.traced, []
         messages = []
-        for n, dbapi_connection in enumerate(self.connections):
-            if dbapi_connection.closed:
-                continue
+        for dbapi_connection, out in traced:
             dbapi_connection.pgconn.untrace()
-            self.files[n].close()
-            messages += [line.split("\t") for line in Path(self.files[n].name).read_text().splitlines()]
-            self._start(dbapi_connection)
+            out.close()
+            messages += [line.split("\t") for line in Path(out.name).read_text().splitlines()]
+            if go_on and not dbapi_connection.closed:
+                self._start(dbapi_connection)
+        if not go_on:
+            event.remove(self.engine, "connect", self._connected)
         return messages
+
+
+def round_trips(messages: list[list[str]]) -> int:
+    """Each round trip ends with the server's ReadyForQuery."""
+    return sum(1 for m in messages if m[0] == "B" and m[2] == "ReadyForQuery")
 
 
 def main(url: str) -> None:
@@ -97,12 +106,13 @@ def main(url: str) -> None:
         trace.take()
         answer = json.loads(client.post(f"/V4/{method}", json=payload).get_data())
         sent = trace.take()
-        trips = sum(1 for m in sent if m[0] == "B" and m[2] == "ReadyForQuery")
+        trips = round_trips(sent)
         print(f"{label:36} {trips:>11}  error={answer['error']}")
         if "-v" in sys.argv:
             for m in sent:
                 if m[0] == "F" and m[2] in ("Query", "Parse", "Bind"):
                     print(f"{'':40}{m[2]} {' '.join(m[3].split())[:90]}")
+    trace.take(go_on=False)
     engine.dispose()
 
 

@@ -17,9 +17,7 @@ import json
 import re
 import threading
 import time
-import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -32,6 +30,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 
+from bench.roundtrips import WireTrace, round_trips
 from tests.conftest import Operator, Provider, make_app
 from tests.support import ROOT, callback_body
 from wallet.jsonutil import loads
@@ -87,45 +86,6 @@ def test_minor_units_and_cash_agree_with_wallet_money(engine, amount, currency):
     assert str(loads(body)["cash"]) == str(from_minor(expected, currency))  # same digits: 12.50 stays 12.50
 
 
-class WireTrace:
-    """libpq's protocol trace of every connection the engine opens from now on, read in parts."""
-
-    def __init__(self, engine: Any, directory: Path) -> None:
-        self.engine = engine
-        self.directory = directory
-        self.traced: list[tuple[Any, Any]] = []
-        engine.dispose()  # the next connections are new, and traced from their first message
-        event.listen(engine, "connect", self._connected)
-
-    def _connected(self, dbapi_connection: Any, record: Any) -> None:
-        self._start(dbapi_connection)
-
-    def _start(self, dbapi_connection: Any) -> None:
-        out = open(self.directory / f"trace-{uuid.uuid4().hex}.txt", "w")  # noqa: SIM115 (closed in take())
-        dbapi_connection.pgconn.trace(out.fileno())
-        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        self.traced.append((dbapi_connection, out))
-
-    def take(self, go_on: bool = True) -> list[list[str]]:
-        """The messages since the last call (tab-separated fields); tracing goes on in new files
-        unless told otherwise."""
-        traced, self.traced = self.traced, []
-        messages = []
-        for dbapi_connection, out in traced:
-            dbapi_connection.pgconn.untrace()
-            out.close()
-            messages += [line.split("\t") for line in Path(out.name).read_text().splitlines()]
-            if go_on and not dbapi_connection.closed:
-                self._start(dbapi_connection)
-        if not go_on:
-            event.remove(self.engine, "connect", self._connected)
-        return messages
-
-
-def _round_trips(messages: list[list[str]]) -> int:
-    return sum(1 for m in messages if m[0] == "B" and m[2] == "ReadyForQuery")
-
-
 def _sent(messages: list[list[str]], kind: str) -> list[str]:
     """The statement names of the Parse or Bind messages the client sent."""
     return [re.findall(r'"([^"]*)"', m[3])[1 if kind == "Bind" else 0] for m in messages if m[0] == "F" and m[2] == kind]
@@ -149,7 +109,7 @@ def test_bet_result_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
     assert provider.call("Result", reference="one-trip-win", roundId="other", amount="3.00")["error"] == 0
     assert provider.call("Refund", reference="one-trip")["error"] == 0
     calls = wire.take(go_on=False)
-    assert _round_trips(calls) == 3
+    assert round_trips(calls) == 3
     assert _sent(calls, "Parse") == [] and [m for m in calls if m[0] == "F" and m[2] == "Query"] == []
     assert sorted(_sent(calls, "Bind")) == ["wallet_bet_call", "wallet_refund_call", "wallet_result_call"]
     engine.dispose()
@@ -168,7 +128,7 @@ def test_a_connection_without_warm_up_prepares_at_its_first_call_and_again_if_de
     first_two = wire.take()
     assert _sent(first_two, "Parse") == ["wallet_bet_call"]
     assert _sent(first_two, "Bind") == ["wallet_bet_call", "wallet_bet_call"]
-    assert _round_trips(first_two) == 3
+    assert round_trips(first_two) == 3
 
     own = functions._held(engine).connection(engine)  # this thread's: the one the callbacks use
     assert own.pgconn.exec_(b"DEALLOCATE ALL").status == pq.ExecStatus.COMMAND_OK
