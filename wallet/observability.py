@@ -48,6 +48,11 @@ MONEY = Counter(
 REFUNDS = Counter(
     "wallet_refunds", "Refunds that did work: applied to bets, or recorded without a bet", ["outcome"]
 )
+FAILURES = Counter(
+    "wallet_callback_failures",
+    "Callbacks answered 'internal error, retry' because the wallet failed (kind: database or unexpected)",
+    ["method", "kind"],
+)
 
 log = logging.getLogger("wallet.callbacks")
 
@@ -73,6 +78,15 @@ def observe_callback(method: str, error: int, seconds: float, fields: dict[str, 
         "method": method, "error": error, "uuid": fields.get("uuid"), "reference": fields.get("reference"),
         "userId": fields.get("user_id"), "ms": round(seconds * 1000, 2),
     }})
+
+
+def count_failure(method: str, kind: str) -> None:
+    """Count a callback the wallet failed to serve (answered 100, nothing written): what alerts page on.
+
+    Error 100 in `wallet_callbacks_total` also means "player not found", so it cannot tell a
+    provider sending unknown players from a database that is down; this counter can.
+    """
+    _child(FAILURES, method, kind).inc()
 
 
 class JsonFormatter(logging.Formatter):

@@ -28,7 +28,7 @@ from wallet.jsonutil import dumps, loads
 from wallet.ledger.idempotency import Reply, run_callback
 from wallet.ledger.outcomes import Answer, Code
 from wallet.ledger.services import CALLBACKS
-from wallet.observability import observe_callback, one_line
+from wallet.observability import count_failure, observe_callback, one_line
 
 log = logging.getLogger("wallet.callbacks")
 
@@ -109,20 +109,22 @@ def _handle(app: Flask, name: str, environ: dict[str, Any]) -> tuple[Reply, dict
     try:
         return run_callback(app.extensions["wallet.engine"], q, CALLBACKS[name]), fields
     except SQLAlchemyError as exc:
-        _log_failure(app, "database error", name, q.uuid, exc)
+        _log_failure(app, "database", name, q.uuid, exc)
         return _error(Code.INTERNAL_RETRY, "Internal error, please retry", reference), fields
     except Exception as exc:  # never a 500 on the provider API
-        _log_failure(app, "unexpected error", name, q.uuid, exc)
+        _log_failure(app, "unexpected", name, q.uuid, exc)
         return _error(Code.INTERNAL_RETRY, "Internal error, please retry", reference), fields
 
 
-def _log_failure(app: Flask, what: str, name: str, uuid: str, exc: Exception) -> None:
-    """An ERROR line per failed callback; its traceback only once per kind every 10 s (per app)."""
-    if app.extensions["wallet.tracebacks"].whole((what, type(exc))):
-        log.exception("%s in %s uuid=%s", what, METHOD_NAMES[name], uuid)
+def _log_failure(app: Flask, kind: str, name: str, uuid: str, exc: Exception) -> None:
+    """Count the failure; an ERROR line per failed callback, its traceback only once per kind
+    every 10 s (per app). `kind`: "database" or "unexpected"."""
+    count_failure(METHOD_NAMES[name], kind)
+    if app.extensions["wallet.tracebacks"].whole((kind, type(exc))):
+        log.exception("%s error in %s uuid=%s", kind, METHOD_NAMES[name], uuid)
     else:
-        log.error("%s in %s uuid=%s: %s (traceback: the first of its kind, at most one per 10 s)",
-                  what, METHOD_NAMES[name], uuid, one_line(exc))
+        log.error("%s error in %s uuid=%s: %s (traceback: the first of its kind, at most one per 10 s)",
+                  kind, METHOD_NAMES[name], uuid, one_line(exc))
 
 
 class CallbackMiddleware:
