@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench migrate venv dev-token clean demo browser
+.PHONY: run test bench migrate venv dev-token clean demo browser promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,23 @@ browser:
 	  || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } \
 	  || echo "chromium could not be installed: tests/e2e/test_support_page.py will be skipped" >&2
 
+# promtool for the alerting rules' tests (tests/api/test_alert_rules.py): the one on PATH, else
+# unpacked from Debian's prometheus package into the venv (downloaded, not installed: no service,
+# no root needed). Without it those tests are skipped and say why.
+promtool: $(BIN)/promtool
+
+$(BIN)/promtool: | $(BIN)/python
+	@if command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $@; else \
+	  d=$$(mktemp -d); \
+	  ( cd $$d && { apt-get download -q prometheus >/dev/null 2>&1 \
+	    || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null 2>&1 && apt-get download -q prometheus >/dev/null 2>&1; }; } \
+	    && dpkg-deb -x prometheus_*.deb x ) && cp $$d/x/usr/bin/promtool $@; \
+	  rm -rf $$d; \
+	  [ -x $@ ] || echo "promtool could not be fetched: tests/api/test_alert_rules.py will skip its promtool tests" >&2; \
+	fi
+
 # The whole suite: unit, API (SQLite and PostgreSQL), integration and e2e on a throwaway PostgreSQL.
-test: venv browser
+test: venv browser promtool
 	scripts/pg-throwaway $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # CancelRound end to end on a fresh var/demo.sqlite3: wallet (gunicorn) + sandbox provider, then both stopped.
