@@ -173,6 +173,11 @@ class _Held:
             self.open.add(c)
         return c
 
+    def spare_one(self, c: _Connection) -> None:
+        """Keep `c` (opened and warmed by the warm-up) for the first thread that needs one."""
+        with self.lock:
+            self.spare.append(c)
+
     def drop(self, c: _Connection) -> None:
         """Forget `c` and close it (a broken connection too: closing it frees what is left)."""
         if getattr(self.local, "c", None) is c:
@@ -253,7 +258,8 @@ def warm_up(engine: Engine) -> int:
     if engine.dialect.name != "postgresql":
         return 0
     held = _held(engine)
-    for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
+    threads: int = engine.pool.size()  # type: ignore[attr-defined]
+    for _ in range(threads):
         c = held.add(engine)
         for method in STATEMENTS:
             _execute(c, CallbackRequest(
@@ -261,6 +267,5 @@ def warm_up(engine: Engine) -> int:
                 currency="USD", reference=f"warm-up:{uuid.uuid4()}", round_id="warm-up",
                 amount=None if method == "refund" else Decimal("1.00"),
             ))
-        with held.lock:
-            held.spare.append(c)
-    return engine.pool.size()  # type: ignore[attr-defined,no-any-return]
+        held.spare_one(c)
+    return threads
