@@ -191,13 +191,15 @@ def test_a_uuid_answered_meanwhile_by_another_request_gets_that_answer_and_moves
     app.extensions["wallet.engine"].dispose()
 
 
+# pg_stat_activity's sessions whose last statement was one of the callbacks' functions.
+_CALLBACK_SESSIONS = ("FROM pg_stat_activity WHERE datname = current_database()"
+                      " AND query LIKE 'SELECT o_error, o_body, o_moved, o_currency FROM wallet_%'")
+
+
 def _callback_sessions(engine: Any) -> int:
-    """Server sessions whose last statement was one of the callbacks' functions."""
+    """How many server sessions the callbacks' functions last ran on."""
     with engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND query LIKE 'SELECT o_error, o_body, o_moved, o_currency FROM wallet_%'"
-        )).scalar()
+        return conn.execute(text(f"SELECT count(*) {_CALLBACK_SESSIONS}")).scalar()
 
 
 def _eventually(check: Any, seconds: float = 5.0) -> bool:
@@ -243,10 +245,7 @@ def test_a_held_connection_that_dies_is_replaced_and_the_callback_retried(postgr
     wallet_engine = app.extensions["wallet.engine"]
     assert provider.call("Bet", reference="before-death", amount="1.00")["error"] == 0
     with engine.connect() as conn:
-        ended = conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND query LIKE 'SELECT o_error, o_body, o_moved, o_currency FROM wallet_%'"
-        )).scalars().all()
+        ended = conn.execute(text(f"SELECT pg_terminate_backend(pid) {_CALLBACK_SESSIONS}")).scalars().all()
     assert ended == [True]
     assert provider.call("Bet", reference="after-death", amount="2.00")["error"] == 0
     assert operator.balance() == Decimal("997.00")
