@@ -18,8 +18,9 @@ def main(path: str) -> None:
     print("| phase | connections | ledger rows before | req/s | p50 ms | p95 ms | p99 ms "
           "| app CPU ms/req | DB CPU ms/req | answers |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    alone = next((r for r in rows if r["phase"] == "refund-db-alone"), None)
     for r in rows:
-        if r["phase"] == "pgbench":
+        if r["phase"] in ("pgbench", "refund-db-alone"):
             continue
         codes = " ".join(f"{k}:{v}" for k, v in sorted(r["codes"].items()))
         if r.get("socket_errors"):
@@ -34,6 +35,11 @@ def main(path: str) -> None:
             if r["phase"] == "refund" and r["connections"] == pgbench["clients"]:
                 print(f"Refund at {r['connections']} connections / pgbench: {r['rps'] / pgbench['tps']:.2f}"
                       f" (p99 {r['p99_ms']:.1f} ms)")
+        if alone:
+            print(f"wallet_refund() alone (pgbench -f bench/refund.sql, {alone['clients']} clients, the wallet"
+                  f" stopped): {alone['tps']:.0f} tps = {alone['tps'] / pgbench['tps']:.2f} x pgbench"
+                  f" (latency avg {alone['latency_avg_ms']} ms, DB CPU {alone['db_cpu_ms_per_tx']:.2f} ms/tx;"
+                  f" refunds applied {alone['refunds_applied']} of {alone['transactions']} transactions)")
 
 
 if __name__ == "__main__":

@@ -200,6 +200,30 @@ WITHOUT=$(metric 'wallet_refunds_total{outcome="recorded_without_bet"}')
 log "metrics: Refund answered 0: ${ANSWERED:-0}, applied ${APPLIED:-0}, recorded without bet ${WITHOUT:-0};\
  retransmissions (must be 0): $(( ${ANSWERED:-0} - ${APPLIED:-0} - ${WITHOUT:-0} ))"
 kill "$GUNICORN_PID"; wait "$GUNICORN_PID" 2>/dev/null || true; GUNICORN_PID=
+
+# The database alone: pgbench calls wallet_refund() itself (bench/refund.sql), with the same
+# clients and seconds as the tpcb-like reference and the wallet stopped. Against the reference,
+# what PostgreSQL on this box can do for Refund with no HTTP and no Python beside it.
+ALONE_BETS=$((MAX_RPS * 3 * PGBENCH_SECONDS))  # pgbench runs ~2-3 x faster than the wallet here
+"$PY" bench/seed.py "$DB" bets alone 1 "$ALONE_BETS"
+vacuum
+log "refund-db-alone: pgbench -M prepared -c $PGBENCH_CLIENTS -j 2 -T $PGBENCH_SECONDS -f bench/refund.sql"
+"$PGBENCH" -h 127.0.0.1 -p "$PGPORT" -U wallet -n -M prepared -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" \
+  -f bench/refund.sql -D k=0 -D clients="$PGBENCH_CLIENTS" -D players="$PLAYERS" -D prefix=alone -D run=db-$$ \
+  wallet >"$OUT/pgbench-refund.log" 2>&1 &
+cpu_window $! 2 $((PGBENCH_SECONDS - 4)) postgres; DB_MS=$CPU_MS
+wait $!
+ALONE_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench-refund.log" | head -1)
+ALONE_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$OUT/pgbench-refund.log" | head -1)
+ALONE_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$OUT/pgbench-refund.log")
+ALONE_MS_PER_TX=$("$PY" -c "print('%.3f' % ($DB_MS / ($ALONE_TPS * $CPU_SECONDS)))")
+# Self-check: each transaction refunded its own bet, once, for its whole amount.
+ALONE_APPLIED=$("${PSQL[@]}" -d wallet -At -c "SELECT count(*) FILTER (WHERE amount = 100), count(*)
+  FROM transactions WHERE kind = 'refund' AND reference LIKE 'alone-%'")
+echo "{\"phase\":\"refund-db-alone\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$ALONE_TPS,\"latency_avg_ms\":$ALONE_LAT,\"db_cpu_ms_per_tx\":$ALONE_MS_PER_TX,\"transactions\":$ALONE_TX,\"refunds_applied\":${ALONE_APPLIED%|*},\"refunds\":${ALONE_APPLIED#*|}}" >>"$RESULTS"
+log "refund-db-alone tps=$ALONE_TPS latency_avg=${ALONE_LAT}ms; transactions $ALONE_TX, refunds applied ${ALONE_APPLIED%|*} of ${ALONE_APPLIED#*|} (must be equal)"
+[ "$ALONE_APPLIED" = "$ALONE_TX|$ALONE_TX" ] || echo "bench: warning: refund-db-alone did not refund one bet per transaction (bets ran out? raise MAX_RPS)" >&2
+
 "$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
 "$PY" bench/report.py "$RESULTS" | tee "$OUT/report.md"
 log "results in $OUT"
