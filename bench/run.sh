@@ -69,6 +69,18 @@ cpu_window() {  # cpu_window LOADPID SKIP SECONDS GROUP...: CPU ms of each GROUP
   CPU_DIED=$(died "$1")
   kill -0 "$load" 2>/dev/null || echo "bench: warning: the CPU window outlasted the run" >&2
 }
+run_pgbench() {  # run_pgbench LOG PGBENCH-ARGS...: the reference's clients and seconds, PostgreSQL's CPU
+  # over the middle of the run; sets PGB_TPS, PGB_LAT (ms), PGB_TX (transactions), PGB_MS_PER_TX
+  local log=$1; shift
+  "$PGBENCH" -h 127.0.0.1 -p "$PGPORT" -U wallet -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" "$@" >"$log" 2>&1 &
+  local pid=$!
+  cpu_window "$pid" 2 $((PGBENCH_SECONDS - 4)) postgres
+  wait "$pid"
+  PGB_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$log" | head -1)
+  PGB_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$log" | head -1)
+  PGB_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
+  PGB_MS_PER_TX=$("$PY" -c "print('%.3f' % ($CPU_MS / ($PGB_TPS * $CPU_SECONDS)))")
+}
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---------------------------------------------------------------- PostgreSQL, durable defaults
@@ -100,15 +112,9 @@ log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------- reference: pgbench tpcb-like
 log "pgbench -i -s 10; pgbench -c $PGBENCH_CLIENTS -j 2 -T $PGBENCH_SECONDS"
 "$PGBENCH" -h 127.0.0.1 -p "$PGPORT" -U wallet -i -s 10 -q pgbench >"$OUT/pgbench-init.log" 2>&1
-"$PGBENCH" -h 127.0.0.1 -p "$PGPORT" -U wallet -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" pgbench \
-  >"$OUT/pgbench.log" 2>&1 &
-cpu_window $! 2 $((PGBENCH_SECONDS - 4)) postgres; DB_MS=$CPU_MS
-wait $!
-PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench.log" | head -1)
-PGBENCH_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$OUT/pgbench.log" | head -1)
-DB_MS_PER_TX=$("$PY" -c "print('%.3f' % ($DB_MS / ($PGBENCH_TPS * $CPU_SECONDS)))")
-echo "{\"phase\":\"pgbench\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGBENCH_TPS,\"latency_avg_ms\":$PGBENCH_LAT,\"db_cpu_ms_per_tx\":$DB_MS_PER_TX}" >>"$RESULTS"
-log "pgbench tps=$PGBENCH_TPS latency_avg=${PGBENCH_LAT}ms"
+run_pgbench "$OUT/pgbench.log" pgbench
+echo "{\"phase\":\"pgbench\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGB_TPS,\"latency_avg_ms\":$PGB_LAT,\"db_cpu_ms_per_tx\":$PGB_MS_PER_TX}" >>"$RESULTS"
+log "pgbench tps=$PGB_TPS latency_avg=${PGB_LAT}ms"
 "${PSQL[@]}" -d postgres -c 'DROP DATABASE pgbench'
 
 # ---------------------------------------------------------------- the wallet
@@ -208,21 +214,14 @@ ALONE_BETS=$((MAX_RPS * 3 * PGBENCH_SECONDS))  # pgbench runs ~2-3 x faster than
 "$PY" bench/seed.py "$DB" bets alone 1 "$ALONE_BETS"
 vacuum
 log "refund-db-alone: pgbench -M prepared -c $PGBENCH_CLIENTS -j 2 -T $PGBENCH_SECONDS -f bench/refund.sql"
-"$PGBENCH" -h 127.0.0.1 -p "$PGPORT" -U wallet -n -M prepared -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" \
-  -f bench/refund.sql -D k=0 -D clients="$PGBENCH_CLIENTS" -D players="$PLAYERS" -D prefix=alone -D run=db-$$ \
-  wallet >"$OUT/pgbench-refund.log" 2>&1 &
-cpu_window $! 2 $((PGBENCH_SECONDS - 4)) postgres; DB_MS=$CPU_MS
-wait $!
-ALONE_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench-refund.log" | head -1)
-ALONE_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$OUT/pgbench-refund.log" | head -1)
-ALONE_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$OUT/pgbench-refund.log")
-ALONE_MS_PER_TX=$("$PY" -c "print('%.3f' % ($DB_MS / ($ALONE_TPS * $CPU_SECONDS)))")
+run_pgbench "$OUT/pgbench-refund.log" -n -M prepared -f bench/refund.sql \
+  -D k=0 -D clients="$PGBENCH_CLIENTS" -D players="$PLAYERS" -D prefix=alone -D run=db-$$ wallet
 # Self-check: each transaction refunded its own bet, once, for its whole amount.
 ALONE_APPLIED=$("${PSQL[@]}" -d wallet -At -c "SELECT count(*) FILTER (WHERE amount = 100), count(*)
   FROM transactions WHERE kind = 'refund' AND reference LIKE 'alone-%'")
-echo "{\"phase\":\"refund-db-alone\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$ALONE_TPS,\"latency_avg_ms\":$ALONE_LAT,\"db_cpu_ms_per_tx\":$ALONE_MS_PER_TX,\"transactions\":$ALONE_TX,\"refunds_applied\":${ALONE_APPLIED%|*},\"refunds\":${ALONE_APPLIED#*|}}" >>"$RESULTS"
-log "refund-db-alone tps=$ALONE_TPS latency_avg=${ALONE_LAT}ms; transactions $ALONE_TX, refunds applied ${ALONE_APPLIED%|*} of ${ALONE_APPLIED#*|} (must be equal)"
-[ "$ALONE_APPLIED" = "$ALONE_TX|$ALONE_TX" ] || echo "bench: warning: refund-db-alone did not refund one bet per transaction (bets ran out? raise MAX_RPS)" >&2
+echo "{\"phase\":\"refund-db-alone\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGB_TPS,\"latency_avg_ms\":$PGB_LAT,\"db_cpu_ms_per_tx\":$PGB_MS_PER_TX,\"transactions\":$PGB_TX,\"refunds_applied\":${ALONE_APPLIED%|*},\"refunds\":${ALONE_APPLIED#*|}}" >>"$RESULTS"
+log "refund-db-alone tps=$PGB_TPS latency_avg=${PGB_LAT}ms; transactions $PGB_TX, refunds applied ${ALONE_APPLIED%|*} of ${ALONE_APPLIED#*|} (must be equal)"
+[ "$ALONE_APPLIED" = "$PGB_TX|$PGB_TX" ] || echo "bench: warning: refund-db-alone did not refund one bet per transaction (bets ran out? raise MAX_RPS)" >&2
 
 "$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
 "$PY" bench/report.py "$RESULTS" | tee "$OUT/report.md"
