@@ -15,6 +15,7 @@ import time
 import uuid as uuidlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from glob import glob
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token-0123456789"
 PG_URL = os.environ.get("WALLET_TEST_DATABASE_URL")
 TABLES_IN_DELETE_ORDER = ("reversals", "transactions", "rounds", "requests", "players")
+
+
+def pg_bin(name: str) -> str | None:
+    """A PostgreSQL program: the one on PATH, else the newest of Debian's /usr/lib/postgresql/*/bin."""
+    return shutil.which(name) or next(iter(sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
 
 
 def migrate(url: str) -> None:

@@ -29,7 +29,6 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from glob import glob
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,8 +36,8 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.support import (
-    ADMIN_TOKEN, callback_body, free_port, gunicorn_process, ledger_problems, ledger_totals, migrate, unique,
-    worker_pids,
+    ADMIN_TOKEN, callback_body, free_port, gunicorn_process, ledger_problems, ledger_totals, migrate, pg_bin,
+    unique, worker_pids,
 )
 
 MONEY = ("Bet", "Result", "Refund")
@@ -46,7 +45,7 @@ DEPOSIT = Decimal("100000.00")
 
 
 def _pg_bin(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    found = pg_bin(name)
     if not found:
         raise RuntimeError(f"{name} not found (install postgresql)")
     return found

@@ -8,16 +8,14 @@ is read back.
 
 from __future__ import annotations
 
-import glob
 import re
-import shutil
 import subprocess
 
 import psycopg
 import pytest
 
 from bench import seed
-from tests.support import ROOT, ledger_problems
+from tests.support import ROOT, ledger_problems, pg_bin
 
 CLIENTS = 4
 PER_CLIENT = 30
@@ -26,7 +24,7 @@ SPARE = 10  # bets past the last one pgbench should reach: they must stay open
 
 
 def _pgbench() -> str:
-    found = shutil.which("pgbench") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))), None)
+    found = pg_bin("pgbench")
     if not found:
         pytest.skip("pgbench not found (Debian's postgresql-15 has it)")
     return found
