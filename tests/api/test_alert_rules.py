@@ -20,9 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import wallet.callbacks.blueprint as blueprint
 from tests.conftest import Provider, make_app
-from tests.support import callback_body
+from tests.support import ROOT, callback_body
 
-ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "config" / "prometheus-alerts.yml"
 RULE_TESTS = Path(__file__).with_name("prometheus-alerts.test.yml")
 
