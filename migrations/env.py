@@ -1,4 +1,5 @@
-"""Alembic environment: the URL comes from the service's own settings (WALLET_DATABASE_URL)."""
+"""Alembic environment: the URL comes from the service's own settings (WALLET_DATABASE_URL; unset,
+the embedded PostgreSQL under var/postgres, started by make_engine if needed: wallet/pgserver.py)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
-def _url() -> str:
+def _url() -> str | None:
+    """The URL given by the caller (tests), else WALLET_DATABASE_URL; None: the embedded server."""
     return config.attributes.get("database_url") or Settings.from_env().database_url
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    # `alembic upgrade --sql` only writes SQL: the dialect is enough, no server is started for it.
+    context.configure(url=_url() or "postgresql+psycopg://", target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -31,13 +34,13 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(_url())
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

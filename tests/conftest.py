@@ -1,7 +1,9 @@
-"""Fixtures: the app on SQLite and on PostgreSQL, the provider's and the operator's clients.
+"""Fixtures: the app on PostgreSQL, the provider's and the operator's clients.
 
-PostgreSQL tests need WALLET_TEST_DATABASE_URL (set by `make test`, which
-starts a throwaway server); without it they are skipped with that reason.
+The server is WALLET_TEST_DATABASE_URL's (`make test` runs pytest under
+`python -m wallet.pgserver throwaway`, which sets it); without it, the first
+test that needs PostgreSQL starts a throwaway server for the session through
+the same launcher (tests/support.pg_url), so plain `pytest` works too.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,33 +18,37 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from config import Settings
-from tests.support import ADMIN_TOKEN, PG_URL, callback_body, fresh_sqlite, migrate, reset_postgres
+from tests.support import ADMIN_TOKEN, callback_body, migrate, pg_url, reset_postgres, stop_session_server
 from wallet import create_app
 
 _pg_migrated = False
 
 
 def _postgres_url() -> str:
+    """The session's database, migrated (once) and emptied."""
     global _pg_migrated
-    if not PG_URL:
-        pytest.skip("no PostgreSQL: run `make test` (it starts one) or set WALLET_TEST_DATABASE_URL")
+    url = pg_url()
     if not _pg_migrated:
-        migrate(PG_URL)
+        migrate(url)
         _pg_migrated = True
-    reset_postgres(PG_URL)
-    return PG_URL
+    reset_postgres(url)
+    return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A freshly migrated, empty database; every test using it runs on both backends."""
-    return fresh_sqlite(tmp_path) if request.param == "sqlite" else _postgres_url()
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    stop_session_server()
 
 
 @pytest.fixture
-def postgres_url() -> str:
-    """A freshly migrated, empty PostgreSQL database (for tests that need real concurrency)."""
+def database_url() -> str:
+    """A freshly migrated, empty PostgreSQL database."""
     return _postgres_url()
+
+
+@pytest.fixture
+def postgres_url(database_url: str) -> str:
+    """The same database as `database_url` (the name of tests that need real concurrency)."""
+    return database_url
 
 
 def make_app(database_url: str, **overrides: Any) -> Flask:

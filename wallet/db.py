@@ -1,22 +1,24 @@
-"""Engine and unit of work. One business operation = one database transaction.
+"""The database engine. One business operation = one database transaction.
 
-PostgreSQL: READ COMMITTED with a transaction-scoped advisory lock per
+PostgreSQL only: READ COMMITTED with a transaction-scoped advisory lock per
 provider reference, row locks (`SELECT ... FOR UPDATE`), and unique
-constraints do the serialising, so any number of processes on any number of
-hosts may share the database.
+constraints do the serialising (wallet/ledger/sql/opening.sql), so any number
+of processes on any number of hosts may share the database.
 
-SQLite: every transaction starts with `BEGIN IMMEDIATE`, which takes the
-database's single write lock up front; WAL mode lets readers continue.
+Operator settings that the stored functions apply (the error-code table, what
+a BonusWin does) reach them as session settings (`wallet.*`), set on every
+connection the engine opens: a function reads them with current_setting().
+
+Without WALLET_DATABASE_URL the database is the embedded server under
+var/postgres (wallet/pgserver.py), started by the first engine that needs it.
 """
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -26,76 +28,46 @@ from sqlalchemy.engine import make_url
 POOL_RECYCLE_SECONDS = 1800
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = False) -> Engine:
+def make_engine(url: str | None, *, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = False,
+                session_settings: Mapping[str, str] | None = None) -> Engine:
     """An engine for `url` with the settings this service relies on.
+
+    `url` None (no WALLET_DATABASE_URL): the embedded PostgreSQL under var/postgres,
+    started here if it is not running (wallet.pgserver.default_url()).
 
     No pre-ping by default: it costs a round trip on every checkout. A connection
     the server dropped then fails its first statement, SQLAlchemy discards every
     pooled connection older than the failure, and `run_callback` runs the
     callback once more on a fresh one (docs/operations.md).
     WALLET_DB_PRE_PING=1 tests each connection up front instead.
+
+    `session_settings`: `wallet.*` settings made on every new connection (module docstring).
     """
+    if not url:
+        from wallet import pgserver  # here, not at import: `python -m wallet.pgserver` imports this package
+
+        url = pgserver.default_url()
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        _serialise_sqlite(engine)
-        return engine
     if parsed.drivername in ("postgresql", "postgres"):
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(
-        url,
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's default psycopg2
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"the wallet runs on PostgreSQL only, not on {parsed.drivername}")
+    engine = create_engine(
+        parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         pool_recycle=POOL_RECYCLE_SECONDS,
     )
+    if session_settings:
+        _set_on_connect(engine, dict(session_settings))
+    return engine
 
 
-def _serialise_sqlite(engine: Engine) -> None:
-    """Driver-level autocommit off, BEGIN IMMEDIATE on every transaction (SQLAlchemy pysqlite recipe)."""
-
+def _set_on_connect(engine: Engine, settings: dict[str, str]) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def is_postgres(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
-REFERENCE_LOCK_CLASS = 1470
-_ADVISORY_LOCK = text(f"SELECT pg_advisory_xact_lock({REFERENCE_LOCK_CLASS}, :k)")
-
-
-def reference_key(reference: str) -> int:
-    """The advisory-lock key of a provider reference: its CRC-32 as a signed 32-bit integer."""
-    return zlib.crc32(reference.encode("utf-8")) - 2**31
-
-
-def lock_reference(conn: Connection, reference: str) -> None:
-    """Serialise every transaction that touches one provider reference, whoever the player.
-
-    On PostgreSQL a transaction-scoped advisory lock (released at commit or
-    rollback); SQLite already serialises all writers.
-    """
-    if is_postgres(conn):
-        conn.execute(_ADVISORY_LOCK, {"k": reference_key(reference)})
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """Run a block in one transaction: commit when it returns, roll back when it raises."""
-    with engine.begin() as conn:
-        yield conn
+    def _settings(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            for name, value in settings.items():
+                cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+        dbapi_connection.commit()  # set_config in a transaction lasts only if it commits

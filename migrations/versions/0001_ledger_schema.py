@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table('players',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('user_id', sa.String(length=128), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
@@ -41,9 +41,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('uuid', name=op.f('pk_requests'))
     )
     op.create_table('rounds',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('round_id', sa.String(length=128), nullable=False),
-    sa.Column('player_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('player_id', sa.BigInteger(), nullable=False),
     sa.Column('game_id', sa.String(length=128), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('has_result', sa.Boolean(), nullable=False),
@@ -58,11 +58,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_rounds_round_id', ['round_id'], unique=False)
 
     op.create_table('transactions',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('reference', sa.String(length=128), nullable=False),
-    sa.Column('player_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('round_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('player_id', sa.BigInteger(), nullable=False),
+    sa.Column('round_pk', sa.BigInteger(), nullable=True),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('balance_after', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
@@ -90,8 +90,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_transactions_round_pk', ['round_pk'], unique=False)
 
     op.create_table('reversals',
-    sa.Column('bet_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('refund_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('bet_id', sa.BigInteger(), nullable=False),
+    sa.Column('refund_id', sa.BigInteger(), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.CheckConstraint('amount >= 0', name=op.f('ck_reversals_amount_not_negative')),
     sa.ForeignKeyConstraint(['bet_id'], ['transactions.id'], name=op.f('fk_reversals_bet_id_transactions')),

@@ -1,7 +1,7 @@
 """CancelRound record: cancel_requests (one per cancel, one uuid) and cancel_attempts (one per HTTP try).
 
 Reviewed by hand: at most one pending cancel per bet is a partial unique index
-(PostgreSQL and SQLite both support WHERE on an index).
+(PostgreSQL supports WHERE on an index).
 
 Revision ID: 0002
 Revises: 0001
@@ -23,11 +23,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table('cancel_requests',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('uuid', sa.String(length=64), nullable=False),
     sa.Column('requested_by', sa.String(length=256), nullable=False),
     sa.Column('reference', sa.String(length=128), nullable=False),
-    sa.Column('bet_transaction_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('bet_transaction_id', sa.BigInteger(), nullable=False),
     sa.Column('user_id', sa.String(length=128), nullable=False),
     sa.Column('round_id', sa.String(length=128), nullable=False),
     sa.Column('request_body', sa.Text(), nullable=False),
@@ -44,11 +44,11 @@ def upgrade() -> None:
     with op.batch_alter_table('cancel_requests', schema=None) as batch_op:
         batch_op.create_index('ix_cancel_requests_reference', ['reference'], unique=False)
         batch_op.create_index('ix_cancel_requests_round_id', ['round_id'], unique=False)
-        batch_op.create_index('uq_cancel_requests_pending_bet', ['bet_transaction_id'], unique=True, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+        batch_op.create_index('uq_cancel_requests_pending_bet', ['bet_transaction_id'], unique=True, postgresql_where=sa.text("status = 'pending'"))
 
     op.create_table('cancel_attempts',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('cancel_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('cancel_id', sa.BigInteger(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('elapsed_ms', sa.Integer(), nullable=False),
@@ -64,7 +64,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('cancel_attempts')
     with op.batch_alter_table('cancel_requests', schema=None) as batch_op:
-        batch_op.drop_index('uq_cancel_requests_pending_bet', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+        batch_op.drop_index('uq_cancel_requests_pending_bet', postgresql_where=sa.text("status = 'pending'"))
         batch_op.drop_index('ix_cancel_requests_round_id')
         batch_op.drop_index('ix_cancel_requests_reference')
     op.drop_table('cancel_requests')

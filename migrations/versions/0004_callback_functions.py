@@ -640,15 +640,11 @@ SIGNATURES = (
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return  # SQLite runs the same rules in Python (wallet/ledger/services.py)
     for statement in STATEMENTS:
         op.execute(statement)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
     for signature in SIGNATURES:
         op.execute(f"DROP FUNCTION {signature}")
     op.execute("DROP VIEW wallet_reference_entries")

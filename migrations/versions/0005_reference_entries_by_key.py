@@ -81,12 +81,10 @@ def refund_by_key() -> str:
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(BY_KEY)
-        op.execute(refund_by_key())
+    op.execute(BY_KEY)
+    op.execute(refund_by_key())
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_from_0004("REFUND"))
-        op.execute(_from_0004("REFERENCE_ENTRIES"))
+    op.execute(_from_0004("REFUND"))
+    op.execute(_from_0004("REFERENCE_ENTRIES"))

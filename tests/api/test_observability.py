@@ -1,4 +1,4 @@
-"""Metrics, JSON logs, /healthz and /readyz through the HTTP interface (SQLite and PostgreSQL)."""
+"""Metrics, JSON logs, /healthz and /readyz through the HTTP interface."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, text
 
 from tests.conftest import make_app
-from tests.support import callback_body
+from tests.support import callback_body, empty_database
 from wallet.callbacks.auth import sign
 from wallet.observability import JsonFormatter
 
@@ -40,7 +40,7 @@ def entries(stream: io.StringIO) -> list[dict]:
 
 
 def test_healthz_answers_without_the_database(tmp_path: Path):
-    app = make_app(f"sqlite:///{tmp_path / 'missing' / 'never-created.sqlite3'}")
+    app = make_app(f"postgresql+psycopg://nobody@/nothing?host={tmp_path}&connect_timeout=2")
     r = app.test_client().get("/healthz")
     assert r.status_code == 200 and r.get_json() == {"status": "ok"}
 
@@ -66,8 +66,11 @@ def test_readyz_refuses_traffic_when_migrations_are_not_at_head(app, database_ur
         engine.dispose()
 
 
-def test_readyz_refuses_traffic_on_a_database_never_migrated(tmp_path: Path):
-    r = make_app(f"sqlite:///{tmp_path / 'empty.sqlite3'}").test_client().get("/readyz")
+def test_readyz_refuses_traffic_on_a_database_never_migrated():
+    url = empty_database()
+    app = make_app(url)
+    r = app.test_client().get("/readyz")
+    app.extensions["wallet.engine"].dispose()
     assert r.status_code == 503 and r.get_json()["revision"] == []
 
 

@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from tests.support import HttpWallet, callback_body, gunicorn, migrate
+from tests.support import HttpWallet, callback_body, fresh_database, gunicorn
 
 
 def _raw_request(base: str, method: str, body: dict[str, object], trailing: bytes = b"") -> socket.socket:
@@ -32,8 +32,7 @@ def _read_to_eof(sock: socket.socket) -> bytes:
 def test_the_answer_and_the_close_reach_a_client_that_keeps_its_end_open_and_the_worker_goes_on(tmp_path):
     """gunicorn's own sync worker waits up to 2 s for each client's close before its next request;
     this one sends its FIN and serves the next one at once (the timeouts below are under 2 s)."""
-    url = f"sqlite:///{tmp_path / 'wallet.sqlite3'}"
-    migrate(url)
+    url = fresh_database()
     with gunicorn({"WALLET_DATABASE_URL": url}, workers=1) as base:
         wallet = HttpWallet(base)
         wallet.open_player("worker-player", deposit="10.00")
@@ -55,8 +54,7 @@ def test_a_client_that_sends_after_its_answer_gets_no_reset(tmp_path):
     """The graceful close of RFC 9112 9.6, kept: after its answer the worker still reads (and drops)
     what the client sends, until the client closes; a socket closed outright would answer such
     bytes with a reset, which can cut a slower client's answer short on a real network."""
-    url = f"sqlite:///{tmp_path / 'wallet.sqlite3'}"
-    migrate(url)
+    url = fresh_database()
     with gunicorn({"WALLET_DATABASE_URL": url}, workers=1) as base:
         HttpWallet(base).open_player("late-player", deposit="10.00")
         sock = _raw_request(base, "Balance", callback_body("Balance", userId="late-player"))

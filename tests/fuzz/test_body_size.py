@@ -1,4 +1,4 @@
-"""Bodies over WALLET_MAX_BODY_BYTES are refused without being read (PROTOCOL.md section 5), through
+"""Bodies over WALLET_MAX_BODY_BYTES are refused without being read (docs/protocol.md), through
 real gunicorn: the client announces far more than it sends, so a server that tried to read (or
 buffer) the body would wait for bytes that never come and the socket read below would time out.
 """
@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.support import HttpWallet, callback_body, fresh_sqlite, gunicorn, unique
+from tests.support import HttpWallet, callback_body, fresh_database, gunicorn, unique
 
 LIMIT = 2048
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module", params=[1, 4], ids=["sync", "gthread"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {"WALLET_DATABASE_URL": fresh_sqlite(tmp_path_factory.mktemp("size")), "WALLET_MAX_BODY_BYTES": str(LIMIT)}
+    env = {"WALLET_DATABASE_URL": fresh_database(), "WALLET_MAX_BODY_BYTES": str(LIMIT)}
     with gunicorn(env, workers=1, threads=request.param) as base:
         yield base
 

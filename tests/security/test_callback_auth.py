@@ -1,4 +1,4 @@
-"""Callback authentication (PROTOCOL.md section 5): X-Signature over the raw body, the allow-list and
+"""Callback authentication (docs/protocol.md): X-Signature over the raw body, the allow-list and
 trusted proxies. A refused caller gets error 5 and nothing is processed or remembered."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from tests.conftest import Operator, make_app
-from tests.support import HttpWallet, callback_body, fresh_sqlite, gunicorn
+from tests.support import HttpWallet, callback_body, fresh_database, gunicorn
 
 SECRET = "callback-secret-for-tests-7f3a9c"
 
@@ -167,7 +167,7 @@ def test_allow_list_behind_trusted_proxies(database_url: str, remote: str, forwa
 @pytest.mark.parametrize("trusted,error", [("", 5), ("127.0.0.1/32", 0)], ids=["no-proxy", "local-proxy"])
 def test_spoofed_forwarded_for_through_real_gunicorn(tmp_path: Path, trusted: str, error: int) -> None:
     """gunicorn must hand the socket's address to the wallet; only a trusted proxy's header counts."""
-    env = {"WALLET_DATABASE_URL": fresh_sqlite(tmp_path), "WALLET_ALLOWED_NETWORKS": "10.0.0.0/8",
+    env = {"WALLET_DATABASE_URL": fresh_database(), "WALLET_ALLOWED_NETWORKS": "10.0.0.0/8",
            "WALLET_TRUSTED_PROXIES": trusted}
     with gunicorn(env, workers=1) as base:
         wallet = HttpWallet(base)
