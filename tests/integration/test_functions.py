@@ -1,7 +1,7 @@
-"""The PostgreSQL stored functions of migration 0004 (wallet/ledger/functions.py).
+"""How the service calls the stored functions (wallet/ledger/functions.py).
 
-Their rules are tested with everything else, on both backends (tests/api,
-tests/model); here: what only they have. Their copy of the currency table and
+Their rules are tested with everything else (tests/api, tests/model); here:
+what only the calling path has. Their copy of the currency table and
 their money formatting agree with wallet/money.py; Bet, Result and Refund
 take one round trip (their statements prepared once per connection, again if
 the session lost them; a NUL never reaches libpq); the lost race on a uuid
@@ -22,8 +22,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from alembic import command
-from alembic.config import Config
 from psycopg import pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bench.roundtrips import WireTrace, round_trips
 from tests.conftest import Operator, Provider, make_app
-from tests.support import ROOT, callback_body
+from tests.support import callback_body
 from wallet.jsonutil import loads
 from wallet.ledger import functions
 from wallet.ledger.functions import warm_up
@@ -94,7 +92,7 @@ def _sent(messages: list[list[str]], kind: str) -> list[str]:
 def test_bet_result_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
     """Counted on the wire: libpq traces every protocol message of the app's connections, and
     each round trip ends with the server's ReadyForQuery. The worker's warm-up prepares the
-    three statements on each connection; then a callback is one Bind/Execute/Sync and its
+    statements on each connection; then a callback is one Bind/Execute/Sync and its
     answer: no BEGIN, no COMMIT, no Parse."""
     app = make_app(postgres_url, db_pool_size=2)
     Operator(app.test_client()).open_player()
@@ -103,7 +101,7 @@ def test_bet_result_and_refund_take_one_round_trip_each(postgres_url, tmp_path):
     wire = WireTrace(engine, tmp_path)
     warm_up(engine)
     warm = wire.take()
-    assert sorted(_sent(warm, "Parse")) == sorted(["wallet_bet_call", "wallet_refund_call", "wallet_result_call"] * 2)
+    assert sorted(_sent(warm, "Parse")) == sorted([f"wallet_{m}_call" for m in functions.METHODS] * 2)
 
     assert provider.call("Bet", reference="one-trip", amount="2.00")["error"] == 0
     assert provider.call("Result", reference="one-trip-win", roundId="other", amount="3.00")["error"] == 0
@@ -182,7 +180,7 @@ def test_a_uuid_answered_meanwhile_by_another_request_gets_that_answer_and_moves
         finally:
             holder.commit()
             refund.join(timeout=30)
-    # The stored row has another body hash, so the refund is told 5 (uuid reused), as on SQLite.
+    # The stored row has another body hash, so the refund is told 5 (uuid reused).
     assert answers == [{"error": 5, "description": "uuid already used for a different request",
                         "reference": "raced"}]
     assert operator.balance() == before  # the refund's work was rolled back
@@ -212,7 +210,7 @@ def _eventually(check: Any, seconds: float = 5.0) -> bool:
 
 
 def test_warm_up_opens_the_callback_connections_and_writes_nothing(postgres_url, engine):
-    """One connection per serving thread (the pool's size), each with the three functions called
+    """One connection per serving thread (the pool's size), each with every function called
     once; the callbacks then use them, without opening more; disposing of the engine closes them."""
     app = make_app(postgres_url, db_pool_size=3)
     wallet_engine = app.extensions["wallet.engine"]
@@ -226,7 +224,7 @@ def test_warm_up_opens_the_callback_connections_and_writes_nothing(postgres_url,
     with engine.connect() as conn:
         assert tuple(conn.execute(text(counts)).one()) == before
 
-    Operator(app.test_client()).open_player()  # the pool's connection (Python path): one more
+    Operator(app.test_client()).open_player()  # the pool's connection (the admin's): one more
     provider = Provider(app.test_client())
     for n in range(5):
         assert provider.call("Bet", reference=f"held-{n}", amount="1.00")["error"] == 0
@@ -350,23 +348,3 @@ def test_reads_stay_look_ups_by_key_when_planned_from_tiny_statistics(postgres_u
     # A look-up by key reads the entry or two under that key; a scan of a whole index reads all.
     wide = {name: (scans, read) for name, (scans, read) in now.items() if read > 2 * scans + 5}
     assert not wide, wide
-
-
-def test_0005_downgrades_to_0004_and_upgrades_again(postgres_url, engine):
-    """0005 takes its wallet_refund from 0004's text with the round refund replaced, and gives
-    0004's view and function back on the way down."""
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.attributes["database_url"] = postgres_url
-    cfg.attributes["configure_logger"] = False
-    texts = text("SELECT pg_get_functiondef('wallet_refund'::regproc), pg_get_viewdef('wallet_reference_entries')")
-    try:
-        command.downgrade(cfg, "0004")
-        with engine.connect() as conn:
-            refund, view = conn.execute(texts).one()
-        assert "LEFT JOIN reversals rv ON rv.bet_id = t.id" in refund and "LEFT JOIN reversals" in view
-    finally:
-        command.upgrade(cfg, "head")
-    with engine.connect() as conn:
-        refund, view = conn.execute(texts).one()
-    assert "FILTER (WHERE e.open)" in refund and "LEFT JOIN reversals" not in refund
-    assert "JOIN" not in view

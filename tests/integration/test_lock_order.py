@@ -8,19 +8,18 @@ import time
 from sqlalchemy import create_engine, text
 
 from tests.conftest import Operator, Provider, make_app
-from wallet.db import REFERENCE_LOCK_CLASS, reference_key
 
 
 def test_a_callback_waiting_for_its_reference_holds_no_player_lock(postgres_url: str):
-    """Bet, Result and Refund take the reference's advisory lock before the player's row lock
-    (one statement): while a Bet waits for its reference, the player's row stays free."""
+    """Bet, Result and Refund take the reference's advisory lock before the player's row lock:
+    while a Bet waits for its reference, the player's row stays free."""
     app = make_app(postgres_url)
     Operator(app.test_client()).open_player()
     engine = create_engine(postgres_url)
     answers: list[dict] = []
     with engine.connect() as holder, engine.connect() as probe:
-        holder.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"),
-                       {"c": REFERENCE_LOCK_CLASS, "k": reference_key("order-1")})
+        # The reference's lock, as wallet_open takes it (wallet/ledger/sql/opening.sql).
+        holder.execute(text("SELECT pg_advisory_xact_lock(1470, hashtext('order-1'))"))
         bet = threading.Thread(target=lambda: answers.append(
             Provider(app.test_client()).call("Bet", reference="order-1", amount="1.00")))
         bet.start()

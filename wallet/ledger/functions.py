@@ -1,27 +1,27 @@
-"""PostgreSQL: Bet, Result and Refund in one round trip, through the stored functions of migration 0004.
+"""Every callback is one call of its stored function (wallet/ledger/sql/), in one round trip.
 
-`wallet_bet`, `wallet_result` and `wallet_refund` do on the server, in one
-implicit transaction, what `services.bet` / `result` / `refund` plus `idempotency`
-do from Python on SQLite: the uuid's stored answer, the reference's advisory
-lock, the player's row lock, the reads, the checks, the writes and the answer
-stored under its uuid. The call is one prepared `SELECT` run outside any
-transaction block: no BEGIN, no COMMIT, one message to the server and one back
+`wallet_check`, `wallet_balance`, `wallet_bet`, `wallet_result`, `wallet_refund`
+and `wallet_endround` do on the server, in one implicit transaction, everything a
+callback needs: the uuid's stored answer, the reference's advisory lock, the
+player's row lock, the reads, the checks, the writes and the answer stored under
+its uuid. Python parses, authenticates and sends the answer; it decides nothing
+about money. The call is one prepared `SELECT` run outside any transaction
+block: no BEGIN, no COMMIT, one message to the server and one back
 (docs/performance.md).
 
 It goes straight to libpq (psycopg's documented `psycopg.pq` layer):
 `PQexecPrepared` with the arguments as text, the answer read as text.
 psycopg's cursor, its adapters and its autocommit switching cost more of the
 worker's CPU than the call itself; this path needs none of them, because the
-statement, its argument types and its result columns never change.
+statements, their argument types and their result columns never change.
 
 And on a connection of its own, held from call to call: each serving thread
 keeps one, taken out of SQLAlchemy's pool once (detached), instead of a
-checkout and a checkin (with its reset) per callback, which cost ~20 µs of the
-worker's CPU, as much as the rest of the call. The pool keeps serving
-everything else (Check, Balance, EndRound, the admin API). A held connection
-is closed when it breaks (the callback is retried on a new one, as
-`run_callback` does for a pooled one), when it reaches the pool's recycle
-age, and when the engine is disposed.
+checkout and a checkin (with its reset) per callback. The pool keeps serving
+everything else (the admin API, health). A held connection is closed when it
+breaks (the callback is then run once more on a new one, by
+wallet/ledger/idempotency.py), when it reaches the pool's recycle age, and
+when the engine is disposed.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from psycopg.postgres import types
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
-from wallet.db import POOL_RECYCLE_SECONDS, reference_key
-from wallet.ledger import services
+from wallet.db import POOL_RECYCLE_SECONDS
+from wallet import clock
 from wallet.ledger.movements import Movement
 from wallet.ledger.requests import CallbackRequest
 
@@ -49,31 +49,47 @@ LOST_RACE = "WL409"
 # SQLSTATE of a prepared statement the session no longer has (someone ran DEALLOCATE or DISCARD).
 _NOT_PREPARED = b"26000"
 
-STATEMENTS = {
-    method: "SELECT o_error, o_body, o_moved, o_currency FROM wallet_%s(%s)"
-    % (method, ", ".join(f"${n}" for n in range(1, 17)))
-    for method in ("bet", "result", "refund")
+# Each function's arguments: CallbackRequest fields (and "now"), in the function's order.
+_MONEY = ("uuid", "body_hash", "user_id", "reference", "currency", "amount", "round_id", "session_id",
+          "provider_id", "game_id", "game_name", "round_details", "bonus_code", "timestamp", "now")
+_PRIZE = ("uuid", "body_hash", "user_id", "reference", "currency", "amount", "round_id", "game_id", "session_id",
+          "provider_id", "timestamp", "campaign_id", "campaign_type", "jackpot_id", "details", "bonus_code", "now")
+ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "check": ("uuid", "body_hash", "user_id", "currency", "now"),
+    "balance": ("uuid", "body_hash", "user_id", "currency", "now"),
+    "bet": _MONEY,
+    "result": (*_MONEY[:-1], "promo_amount", "promo_reference", "promo_campaign_id", "promo_campaign_type", "now"),
+    "refund": _MONEY,
+    "cancel": _MONEY,
+    "endround": ("uuid", "body_hash", "user_id", "currency", "round_id", "game_id", "now"),
+    "promowin": _PRIZE,
+    "jackpotwin": _PRIZE,
+    "bonuswin": _PRIZE,
+    "sessionexpired": ("uuid", "body_hash", "user_id", "session_id", "now"),
 }
-# The functions' argument types, given to the server when the statement is prepared (see _arguments).
-_TYPES = [types[name].oid for name in (
-    "text", "text", "int4", "text", "text", "text", "numeric", "text", "text", "text", "text", "text",
-    "text", "text", "text", "timestamptz",
-)]
+METHODS = frozenset(ARGUMENTS)
+# The entry kind of the ledger entry each method writes (for metrics).
+KINDS = {"bet": "bet", "result": "win", "refund": "refund", "cancel": "cancel", "promowin": "promo",
+         "jackpotwin": "jackpot", "bonuswin": "bonus"}
+_PG_TYPES = {"amount": "numeric", "promo_amount": "numeric", "now": "timestamptz"}  # the rest are text
+
+# Every function answers (o_error, o_body, o_moved, o_currency); Result also o_promo, the promo win
+# it credited beside the win (wallet/ledger/sql/result.sql).
+_OUTPUTS = {"result": "o_error, o_body, o_moved, o_currency, o_promo"}
+STATEMENTS = {
+    method: "SELECT %s FROM wallet_%s(%s)"
+    % (_OUTPUTS.get(method, "o_error, o_body, o_moved, o_currency"), method,
+       ", ".join(f"${n}" for n in range(1, len(names) + 1)))
+    for method, names in ARGUMENTS.items()
+}
+# The functions' argument types, given to the server when a statement is prepared.
+_TYPES = {method: [types[_PG_TYPES.get(name, "text")].oid for name in names] for method, names in ARGUMENTS.items()}
 _NAMES = {method: f"wallet_{method}_call".encode() for method in STATEMENTS}
 
 
-def handles(engine: Engine, method: str) -> bool:
-    """True when `method` runs as a stored function on this engine (PostgreSQL: Bet, Result, Refund)."""
-    return method in STATEMENTS and engine.dialect.name == "postgresql"
-
-
 def _arguments(q: CallbackRequest) -> tuple[Any, ...]:
-    assert q.reference is not None
-    return (
-        q.uuid, q.body_hash, reference_key(q.reference), q.user_id, q.reference, q.currency, q.amount,
-        q.round_id, q.session_id, q.provider_id, q.game_id, q.game_name, q.round_details, q.bonus_code,
-        q.timestamp, services.utcnow(),  # the app's clock, as on SQLite (and as tests set it)
-    )
+    """q's fields in its function's order; `now` is the app's clock (tests move it)."""
+    return tuple(clock.utcnow() if name == "now" else getattr(q, name) for name in ARGUMENTS[q.method])
 
 
 def _text(value: Any, encoding: str) -> bytes | None:
@@ -117,13 +133,14 @@ def _checked(result: pq.abc.PGresult, ok: pq.ExecStatus, encoding: str) -> pq.ab
 def _exec_prepared(c: _Connection, method: str, arguments: list[bytes | None]) -> pq.abc.PGresult:
     name = _NAMES[method]
     if name not in c.prepared:
-        _checked(c.pgconn.prepare(name, STATEMENTS[method].encode(), _TYPES), pq.ExecStatus.COMMAND_OK, c.encoding)
+        _checked(c.pgconn.prepare(name, STATEMENTS[method].encode(), _TYPES[method]), pq.ExecStatus.COMMAND_OK,
+                 c.encoding)
         c.prepared.add(name)
     return c.pgconn.exec_prepared(name, arguments)
 
 
-def _execute(c: _Connection, q: CallbackRequest) -> tuple[int, str, int | None, str | None]:
-    """Call q's function on `c`: (error, answer JSON, amount moved, currency).
+def _execute(c: _Connection, q: CallbackRequest) -> tuple[int, str, tuple[Movement, ...]]:
+    """Call q's function on `c`: (error code answered, answer JSON, the ledger entries it wrote).
 
     Outside any transaction block, so the call is its own transaction: committed when the
     function returns, rolled back whole when it raises. The statement is prepared on the
@@ -137,10 +154,22 @@ def _execute(c: _Connection, q: CallbackRequest) -> tuple[int, str, int | None, 
         c.prepared.discard(_NAMES[q.method])  # deallocated behind our back: prepare it again, once
         result = _exec_prepared(c, q.method, arguments)
     _checked(result, pq.ExecStatus.TUPLES_OK, c.encoding)
-    error, body, moved, currency = (result.get_value(0, column) for column in range(4))
-    assert error is not None and body is not None
-    return (int(error), body.decode(c.encoding), None if moved is None else int(moved),
-            None if currency is None else currency.decode(c.encoding))
+    _, raw, moved, currency, *promo = (result.get_value(0, column) for column in range(result.nfields))
+    assert raw is not None
+    body = raw.decode(c.encoding)
+    if moved is None or currency is None:
+        return answered_code(body), body, ()
+    unit = currency.decode(c.encoding)
+    entries = [Movement(KINDS[q.method], int(moved), unit)]
+    if promo and promo[0] is not None:
+        entries.append(Movement("promo", int(promo[0]), unit))
+    return answered_code(body), body, tuple(entries)
+
+
+def answered_code(body: str) -> int:
+    """The error code an answer carries, as sent: the operator's table applied, and for a replay
+    the code it was first given with. Every answer starts '{"error":<code>,' (answers.sql)."""
+    return int(body[9:body.index(",", 9)])
 
 
 class _Held:
@@ -226,7 +255,7 @@ def call(engine: Engine, q: CallbackRequest) -> tuple[int, str, tuple[Movement, 
     except psycopg.Error as exc:  # no connection at all (the database is down or starting)
         raise DBAPIError.instance(STATEMENTS[q.method], None, exc, psycopg.Error) from exc
     try:
-        error, body, moved, currency = _execute(c, q)
+        error, body, moved = _execute(c, q)
     except psycopg.Error as exc:
         if exc.sqlstate == LOST_RACE:
             return None
@@ -237,7 +266,7 @@ def call(engine: Engine, q: CallbackRequest) -> tuple[int, str, tuple[Movement, 
         raise DBAPIError.instance(
             STATEMENTS[q.method], None, exc, psycopg.Error, connection_invalidated=broken
         ) from exc
-    return error, body, (() if moved is None else (Movement(q.method, moved, currency),))
+    return error, body, moved
 
 
 # A user id longer than any player's (players.user_id is at most 128 characters): the warm-up
@@ -251,12 +280,10 @@ def warm_up(engine: Engine) -> int:
     call each function once on each; return how many.
 
     PostgreSQL compiles a PL/pgSQL function and plans its statements on the first
-    call in each session (~5-10 ms of server CPU), and each connection prepares the
-    three statements: done here, at worker start, that cost does not land on the
-    first callbacks after a deploy. Nothing is written.
+    call in each session (~5-10 ms of server CPU), and each connection prepares its
+    statements: done here, at worker start, that cost does not land on the first
+    callbacks after a deploy. Nothing is written.
     """
-    if engine.dialect.name != "postgresql":
-        return 0
     held = _held(engine)
     threads: int = engine.pool.size()  # type: ignore[attr-defined]
     for _ in range(threads):

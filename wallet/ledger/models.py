@@ -15,16 +15,28 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from wallet.clock import utcnow
+
+from wallet.limits import (
+    CURRENCY_LENGTH,
+    FREE_TEXT_LENGTH,
+    HASH_LENGTH,
+    IDENTIFIER_LENGTH,
+    SESSION_ID_LENGTH,
+    WORD_LENGTH,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -34,20 +46,17 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# BIGINT on PostgreSQL; INTEGER (which is 64-bit and the rowid alias) on SQLite.
-Id = BigInteger().with_variant(Integer(), "sqlite")
+# Surrogate keys: BIGINT. Column lengths come from wallet/limits.py, which the callback schemas
+# check at the edge too (a value the database would refuse is a final 7 there, never a retry).
+Id = BigInteger()
 
 PLAYER_STATUSES = ("active", "frozen")
 ROUND_STATUSES = ("open", "cancelled", "ended")
-KINDS = ("bet", "win", "refund", "adjustment")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+KINDS = ("bet", "win", "refund", "adjustment", "cancel", "promo", "jackpot", "bonus")
 
 
 def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC (SQLite hands timestamps back without their zone; they were written in UTC)."""
+    """ISO 8601 in UTC (a naive time is taken as UTC: the wallet writes UTC)."""
     if moment is None:
         return None
     if moment.tzinfo is None:
@@ -67,16 +76,17 @@ class Player(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(128), unique=True)
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    user_id: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), unique=True)
+    currency: Mapped[str] = mapped_column(String(CURRENCY_LENGTH))
+    status: Mapped[str] = mapped_column(String(WORD_LENGTH), default="active")
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    excluded_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # self-exclusion
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Round(Base):
-    """A provider game round of one player. `has_result` and status 'ended' make it settled.
+    """A provider game round of one player.
 
     Keyed by (player, roundId): one player's callbacks can never open, settle,
     end or cancel another player's round, whatever round ids the provider uses.
@@ -90,11 +100,16 @@ class Round(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    round_id: Mapped[str] = mapped_column(String(128))
+    round_id: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))
     player_id: Mapped[int] = mapped_column(ForeignKey("players.id"))
-    game_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    game_id: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    status: Mapped[str] = mapped_column(String(WORD_LENGTH), default="open")
     has_result: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The one statement of "settled": the database computes it; Refund, CancelRound and the admin read it.
+    settled: Mapped[bool] = mapped_column(
+        Boolean, Computed("has_result OR status = 'ended'", persisted=True),
+        comment="The round has a Result or an EndRound: its bets are no longer refundable",
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -105,12 +120,16 @@ class Transaction(Base):
     __tablename__ = "transactions"
     __table_args__ = (
         UniqueConstraint("reference", "kind", name="uq_transactions_reference_kind"),
-        CheckConstraint("kind IN ('bet', 'win', 'refund', 'adjustment')", name="kind"),
+        CheckConstraint("kind IN ('bet', 'win', 'refund', 'adjustment', 'cancel', 'promo', 'jackpot', 'bonus')",
+                        name="kind"),
         CheckConstraint(
-            "(kind = 'bet' AND amount <= 0) OR (kind IN ('win', 'refund') AND amount >= 0)"
-            " OR kind = 'adjustment'",
+            "(kind = 'bet' AND amount <= 0) OR (kind IN ('win', 'refund', 'cancel', 'promo', 'jackpot', 'bonus')"
+            " AND amount >= 0) OR kind = 'adjustment'",
             name="amount_sign",
         ),
+        # Refund and Cancel share one key per bet: at most one reversal under a reference.
+        Index("uq_transactions_reversal_reference", "reference", unique=True,
+              postgresql_where=text("kind IN ('refund', 'cancel')")),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         Index("ix_transactions_player_id_id", "player_id", "id"),
         Index("ix_transactions_created_at", "created_at"),
@@ -118,26 +137,86 @@ class Transaction(Base):
         # these backwards, so a page never sorts or counts the whole table.
         Index("ix_transactions_round_pk_id", "round_pk", "id"),
         Index("ix_transactions_kind_id", "kind", "id"),
+        # A player's entries of a period, for the loss and wager limits (wallet/ledger/sql/limits.sql).
+        Index("ix_transactions_player_id_created_at", "player_id", "created_at",
+              postgresql_include=["kind", "amount"],
+              postgresql_where=text("kind IN ('bet', 'win', 'refund', 'cancel') AND amount <> 0")),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    reference: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(WORD_LENGTH))
+    reference: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))
     player_id: Mapped[int] = mapped_column(ForeignKey("players.id"))
     round_pk: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    request_uuid: Mapped[str | None] = mapped_column(String(128))
-    session_id: Mapped[str | None] = mapped_column(String(256))
-    provider_id: Mapped[str | None] = mapped_column(String(128))
-    game_id: Mapped[str | None] = mapped_column(String(128))
-    game_name: Mapped[str | None] = mapped_column(String(128))
+    currency: Mapped[str] = mapped_column(String(CURRENCY_LENGTH))
+    request_uuid: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    session_id: Mapped[str | None] = mapped_column(String(SESSION_ID_LENGTH))
+    provider_id: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    game_id: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    game_name: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
     round_details: Mapped[str | None] = mapped_column(Text)
-    bonus_code: Mapped[str | None] = mapped_column(String(128))
-    provider_ts: Mapped[str | None] = mapped_column(String(64))
+    bonus_code: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    provider_ts: Mapped[str | None] = mapped_column(String(FREE_TEXT_LENGTH))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Prizes (wallet/ledger/sql/prizes.sql): a promo win's campaign, a jackpot win's jackpot, the
+    # amount a prize announced (a bonus win recorded and not credited has amount 0).
+    campaign_id: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    campaign_type: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    jackpot_id: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    announced_amount: Mapped[int | None] = mapped_column(BigInteger)
+    given_round_id: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))  # a PromoWin's roundId, as given
+
+
+class Session(Base):
+    """A provider game session of one player: recorded at its first Bet, or expired by SessionExpired."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("player_id", "session_id", name="uq_sessions_player_id_session_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    player_id: Mapped[int] = mapped_column(ForeignKey("players.id"))
+    session_id: Mapped[str] = mapped_column(String(SESSION_ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_bet_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reality_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the last 210 given
+
+
+class Game(Base):
+    """The game catalogue: a game is recorded on its first Bet, enabled; staff may disable it (8)."""
+
+    __tablename__ = "games"
+
+    game_id: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), primary_key=True)
+    game_name: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+LIMIT_NAMES = ("max_bet", "loss_day", "loss_week", "loss_month", "wager_day", "wager_week", "wager_month",
+               "reality_check")
+
+
+class PlayerLimit(Base):
+    """One limit of one player (wallet/ledger/sql/limits.sql): the value in force (NULL: none) and a
+    loosening pending until `pending_at`. Amounts in minor units; reality_check in minutes."""
+
+    __tablename__ = "player_limits"
+    __table_args__ = (
+        CheckConstraint("name IN ('" + "', '".join(LIMIT_NAMES) + "')", name="name"),
+        CheckConstraint("value >= 0 AND pending_value >= 0", name="not_negative"),
+    )
+
+    player_id: Mapped[int] = mapped_column(ForeignKey("players.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(WORD_LENGTH), primary_key=True)
+    value: Mapped[int | None] = mapped_column(BigInteger)
+    pending_value: Mapped[int | None] = mapped_column(BigInteger)
+    pending_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Reversal(Base):
@@ -156,9 +235,9 @@ class RequestLog(Base):
 
     __tablename__ = "requests"
 
-    uuid: Mapped[str] = mapped_column(String(128), primary_key=True)
-    method: Mapped[str] = mapped_column(String(16))
-    body_hash: Mapped[str] = mapped_column(String(64))
+    uuid: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), primary_key=True)
+    method: Mapped[str] = mapped_column(String(WORD_LENGTH))
+    body_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -168,3 +247,6 @@ rounds = Round.__table__
 transactions = Transaction.__table__
 reversals = Reversal.__table__
 requests_log = RequestLog.__table__
+sessions = Session.__table__
+games = Game.__table__
+player_limits = PlayerLimit.__table__

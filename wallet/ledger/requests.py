@@ -23,3 +23,12 @@ class CallbackRequest:
     timestamp: str | None = None
     round_details: str | None = None
     bonus_code: str | None = None
+    # Prizes (PromoWin, JackpotWin, BonusWin) and a Result's promo win.
+    campaign_id: str | None = None
+    campaign_type: str | None = None
+    jackpot_id: str | None = None
+    details: str | None = None
+    promo_amount: Decimal | None = None
+    promo_reference: str | None = None
+    promo_campaign_id: str | None = None
+    promo_campaign_type: str | None = None
