@@ -8,11 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'wallet.sqlite3'}"
+# No WALLET_DATABASE_URL: None, the embedded PostgreSQL with its data under var/postgres. Nothing
+# starts it here; wallet.db.make_engine (the app, the CLI) and migrations/env.py (alembic) ask
+# wallet.pgserver.default_url() for its URL when they connect, which starts it if needed.
+DEFAULT_DATABASE_URL: str | None = None
 
 
 class ConfigError(RuntimeError):
@@ -45,12 +49,30 @@ def _number(raw: str | None, name: str, default: float, kind: type = int, minimu
     return value
 
 
+def _timezone(raw: str | None) -> str:
+    """An IANA time zone name (Europe/Malta), UTC when unset."""
+    name = (raw or "").strip() or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"WALLET_TIMEZONE must be an IANA time zone such as Europe/Malta, got {raw!r}") from exc
+    return name
+
+
+def _choice(raw: str | None, name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset)."""
+    value = (raw or "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment. Secrets are kept out of repr()."""
 
     env: str = "development"
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str | None = DEFAULT_DATABASE_URL
     callback_secret: str | None = field(default=None, repr=False)
     allowed_networks: tuple[Network, ...] = ()
     trusted_proxies: tuple[Network, ...] = ()
@@ -63,7 +85,15 @@ class Settings:
     provider_id: str = "LuckyMonaco"
     provider_timeout: float = 5.0
     provider_attempts: int = 3
+    provider_backoff: float = 0.5  # seconds before the 2nd attempt of a provider call; doubles after
+    provider_api_style: str = "2024"  # CancelRound's body: 2024 (the seed page), or 2025 (V4.02, by round)
+    provider_secure_login: str | None = None  # the operator's partner login at the provider
+    provider_token: str | None = field(default=None, repr=False)  # the provider API's secret token
     log_level: str = "INFO"
+    error_codes: str = "2024"  # the provider's error table: 2024, or 2025 (its V4.02 numbering)
+    bonus_win: str = "record"  # BonusWin: record it (0.00, amount kept beside it), or credit it
+    timezone: str = "UTC"  # the operator's calendar: the days, weeks and months of player limits
+    limit_cooling_off_hours: float = 24.0  # how long a loosened player limit waits before it applies
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,9 +116,21 @@ class Settings:
             provider_id=e.get("LUCKY_MONACO_PROVIDER_ID") or "LuckyMonaco",
             provider_timeout=_number(e.get("LUCKY_MONACO_TIMEOUT"), "LUCKY_MONACO_TIMEOUT", 5.0, float, 0.001),
             provider_attempts=_number(e.get("LUCKY_MONACO_ATTEMPTS"), "LUCKY_MONACO_ATTEMPTS", 3),
+            provider_backoff=_number(e.get("LUCKY_MONACO_BACKOFF"), "LUCKY_MONACO_BACKOFF", 0.5, float, 0),
+            provider_api_style=_choice(e.get("LUCKY_MONACO_API_STYLE"), "LUCKY_MONACO_API_STYLE", ("2024", "2025")),
+            provider_secure_login=e.get("LUCKY_MONACO_SECURE_LOGIN") or None,
+            provider_token=e.get("LUCKY_MONACO_TOKEN") or None,
             log_level=(e.get("WALLET_LOG_LEVEL") or "INFO").upper(),
+            error_codes=_choice(e.get("WALLET_ERROR_CODES"), "WALLET_ERROR_CODES", ("2024", "2025")),
+            bonus_win=_choice(e.get("WALLET_BONUS_WIN"), "WALLET_BONUS_WIN", ("record", "credit")),
+            timezone=_timezone(e.get("WALLET_TIMEZONE")),
+            limit_cooling_off_hours=_number(e.get("WALLET_LIMIT_COOLING_OFF_HOURS"), "WALLET_LIMIT_COOLING_OFF_HOURS",
+                                            24.0, float, 0),
         )
         settings.check()
+        if settings.provider_api_style == "2025" and not (settings.provider_secure_login and settings.provider_token):
+            # The 2025 CancelRound authenticates with both; without them every cancel would be refused.
+            raise ConfigError("LUCKY_MONACO_API_STYLE=2025 needs LUCKY_MONACO_SECURE_LOGIN and LUCKY_MONACO_TOKEN")
         return settings
 
     @property
@@ -96,15 +138,48 @@ class Settings:
         return self.env == "production"
 
     def check(self) -> None:
-        """Fail fast on settings that would run an open wallet in production."""
+        """Fail fast on settings that would run an open wallet in production.
+
+        Secrets (the callback secret, the admin token) count without the blanks around
+        them: one made only of blanks is no secret at all, and one shorter than
+        MIN_SECRET_LENGTH is refused, even beside an allow-list (the wallet would check
+        every callback's signature with it).
+        """
         if not self.is_production:
             return
         problems = []
-        if not self.callback_secret and not self.allowed_networks:
-            problems.append("set WALLET_CALLBACK_SECRET or WALLET_ALLOWED_NETWORKS")
-        if not self.admin_token:
+        secret = _secret_problem("WALLET_CALLBACK_SECRET", self.callback_secret)
+        if secret:
+            problems.append(secret)
+        if not _has_secret(self.callback_secret) and not self.allowed_networks:
+            problems.append(f"set WALLET_CALLBACK_SECRET (at least {MIN_SECRET_LENGTH} characters) "
+                            "or WALLET_ALLOWED_NETWORKS: nothing would authenticate the callbacks")
+        token = _secret_problem("WALLET_ADMIN_TOKEN", self.admin_token)
+        if token:
+            problems.append(token)
+        if not _has_secret(self.admin_token):
             problems.append("set WALLET_ADMIN_TOKEN")
-        if self.admin_token and len(self.admin_token) < 16:
-            problems.append("WALLET_ADMIN_TOKEN must be at least 16 characters")
+        if not self.database_url:  # the embedded server is for a first run, not for money
+            problems.append("set WALLET_DATABASE_URL (production does not run on the embedded PostgreSQL)")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+# The shortest callback secret or admin token production accepts (blanks around it not counted).
+MIN_SECRET_LENGTH = 16
+
+
+def _has_secret(value: str | None) -> bool:
+    """True when `value` is a secret at all: set, and not only blanks."""
+    return bool(value and value.strip())
+
+
+def _secret_problem(name: str, value: str | None) -> str | None:
+    """Why the secret in variable `name` is refused in production, or None (also None when unset)."""
+    if not value:
+        return None
+    if not value.strip():
+        return f"{name} is only blanks, which is no secret at all"
+    if len(value.strip()) < MIN_SECRET_LENGTH:
+        return f"{name} must be at least {MIN_SECRET_LENGTH} characters"
+    return None

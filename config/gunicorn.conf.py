@@ -107,7 +107,7 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     except Exception as exc:  # the database may be down: the worker serves anyway (and answers 100)
         worker.log.warning("database warm-up failed: %s", type(exc).__name__)
     else:
-        if opened:  # PostgreSQL (SQLite has no functions to warm)
+        if opened:
             worker.log.info("database warm-up: %d connections ready", opened)
 
 

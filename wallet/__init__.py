@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask
 
 from config import Settings
+from wallet.callbacks import codes
 from wallet.db import make_engine
 from wallet.health import register_health
-from wallet.jsonutil import DecimalJSONProvider, dumps
+from wallet.jsonutil import DecimalJSONProvider
 from wallet.observability import TracebackBudget, register_logging, register_metrics
 
 
@@ -35,6 +36,8 @@ def register_extensions(app: Flask, settings: Settings) -> None:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pre_ping=settings.db_pre_ping,
+        session_settings={"wallet.error_codes": codes.database_setting(settings.error_codes),
+                          "wallet.bonus_win": settings.bonus_win, "wallet.timezone": settings.timezone},
     )
     # Stack traces of failed callbacks: one per kind every 10 s (wallet/callbacks/blueprint.py).
     app.extensions["wallet.tracebacks"] = TracebackBudget()
@@ -46,7 +49,8 @@ def register_blueprints(app: Flask) -> None:
     from wallet.admin.support import bp as support_bp
     from wallet.callbacks.blueprint import CallbackMiddleware, VersionConverter
     from wallet.callbacks.blueprint import bp as callbacks_bp
-    from wallet.provider.admin import bp as provider_admin_bp
+    from wallet.admin.provider_api import bp as provider_admin_bp
+    from wallet.admin.controls_api import bp as controls_admin_bp
 
     app.url_map.converters["v4"] = VersionConverter
     app.register_blueprint(callbacks_bp)
@@ -54,25 +58,26 @@ def register_blueprints(app: Flask) -> None:
     app.wsgi_app = CallbackMiddleware(app, app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(provider_admin_bp, url_prefix="/admin")
+    app.register_blueprint(controls_admin_bp, url_prefix="/admin")
     app.register_blueprint(openapi_bp)
     app.register_blueprint(support_bp, url_prefix="/support")
 
 
 def register_errorhandlers(app: Flask) -> None:
-    """JSON for HTTP-level errors (unknown path 404, wrong method 405, ...)."""
+    """JSON `{"error", "description"}` for whatever no blueprint answered: HTTP-level errors (unknown
+    path 404, wrong method 405, body too large 413, ...) keep their code; any other exception is
+    classified by the admin API's last resort (wallet/admin/blueprint.py): a 4xx when the input
+    caused it, 503 with Retry-After when the database is unreachable, else a logged 500."""
     from werkzeug.exceptions import HTTPException
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        return Response(
-            dumps({"error": exc.name, "description": exc.description}),
-            status=exc.code or 500,
-            mimetype="application/json",
-        )
+    from wallet.admin.blueprint import http_error, unexpected_error
+
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
 
 
 def register_commands(app: Flask) -> None:
+    from wallet.admin import controls_cli  # noqa: F401  (adds the operator controls' commands to wallet_cli)
     from wallet.admin.cli import wallet_cli
-    import wallet.provider.cli  # noqa: F401  (adds cancel-round and cancels to the group)
 
     app.cli.add_command(wallet_cli)

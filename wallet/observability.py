@@ -23,8 +23,8 @@ from functools import cache
 from typing import Any
 
 from flask import Flask, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import generate_latest, multiprocess
 
 from config import Settings
 from wallet.jsonutil import dumps
@@ -48,11 +48,42 @@ MONEY = Counter(
 REFUNDS = Counter(
     "wallet_refunds", "Refunds that did work: applied to bets, or recorded without a bet", ["outcome"]
 )
+# Apart from refunds: a Cancel without a bet is the provider's normal case (its Bet never arrived), which
+# would drown the refunds' recorded_without_bet alert (config/prometheus-alerts.yml).
+CANCELS = Counter(
+    "wallet_cancels", "Cancels that did work: applied to a bet, or recorded without a bet", ["outcome"]
+)
+BONUS_WINS = Counter(
+    "wallet_bonus_wins",
+    "BonusWins that did work: credited, or recorded for 0.00 and not credited (WALLET_BONUS_WIN=record)",
+    ["outcome"],
+)
+# The work-done counter of each entry kind that has one, and the outcome of an entry that moved nothing.
+_OUTCOMES = {"refund": (REFUNDS, "applied", "recorded_without_bet"),
+             "cancel": (CANCELS, "applied", "recorded_without_bet"),
+             "bonus": (BONUS_WINS, "credited", "recorded_not_credited")}
 FAILURES = Counter(
     "wallet_callback_failures",
     "Callbacks answered 'internal error, retry' because the wallet failed (kind: database or unexpected)",
     ["method", "kind"],
 )
+
+# Operator -> provider calls (wallet/provider): every call by kind and how it ended, the provider's
+# health as last checked, and what the stale-round sweeps find and do.
+PROVIDER_CALLS = Counter(
+    "wallet_provider_calls", "Calls to the provider, by kind and status (confirmed, rejected, failed)",
+    ["kind", "status"],
+)
+PROVIDER_UP = Gauge(
+    "wallet_provider_up", "1 when the provider's last HealthCheck answered 0, else 0", multiprocess_mode="mostrecent"
+)
+PROVIDER_HEALTH_SECONDS = Gauge(
+    "wallet_provider_health_check_seconds", "Duration of the provider's last HealthCheck",
+    multiprocess_mode="mostrecent",
+)
+STALE_ROUNDS_FOUND = Counter("wallet_stale_rounds_found", "Stale rounds found by sweeps (each sweep counts its own)")
+SWEEP_CANCELS = Counter("wallet_sweep_cancels_sent", "CancelRounds sent by stale-round sweeps")
+SWEEP_OUTCOMES = Counter("wallet_sweep_outcomes", "Stale rounds by the outcome a sweep reported", ["outcome"])
 
 log = logging.getLogger("wallet.callbacks")
 
@@ -66,14 +97,19 @@ def _child(metric: Any, *labels: str) -> Any:
 
 def observe_callback(method: str, error: int, seconds: float, fields: dict[str, Any],
                      moved: Iterable[Movement]) -> None:
-    """Count one answered callback and write its log line."""
+    """Count one answered callback (by method and the error code answered, in the configured table) and
+    write its log line. `moved` holds the entries this call wrote (none for a replay or a retransmission):
+    their money by kind (a bonus win recorded for 0.00 adds nothing), and the outcome of each refund,
+    cancel and bonus win."""
     _child(CALLBACKS, method, str(error)).inc()
     _child(LATENCY, method).observe(seconds)
     for m in moved:
         if m.amount:
             _child(MONEY, m.currency, m.kind).inc(float(from_minor(abs(m.amount), m.currency)))
-        if m.kind == "refund":
-            _child(REFUNDS, "applied" if m.amount else "recorded_without_bet").inc()
+        outcome = _OUTCOMES.get(m.kind)
+        if outcome is not None:
+            counter, moved_money, moved_nothing = outcome
+            _child(counter, moved_money if m.amount else moved_nothing).inc()
     log.info("callback", extra={"fields": {
         "method": method, "error": error, "uuid": fields.get("uuid"), "reference": fields.get("reference"),
         "userId": fields.get("user_id"), "ms": round(seconds * 1000, 2),
@@ -87,6 +123,22 @@ def count_failure(method: str, kind: str) -> None:
     provider sending unknown players from a database that is down; this counter can.
     """
     _child(FAILURES, method, kind).inc()
+
+
+def count_provider_call(kind: str, status: str) -> None:
+    _child(PROVIDER_CALLS, kind, status).inc()
+
+
+def observe_provider_health(up: bool, seconds: float) -> None:
+    PROVIDER_UP.set(1 if up else 0)
+    PROVIDER_HEALTH_SECONDS.set(seconds)
+
+
+def count_sweep(found: int, cancels_sent: int, outcomes: Iterable[str]) -> None:
+    STALE_ROUNDS_FOUND.inc(found)
+    SWEEP_CANCELS.inc(cancels_sent)
+    for outcome in outcomes:
+        _child(SWEEP_OUTCOMES, outcome).inc()
 
 
 class JsonFormatter(logging.Formatter):

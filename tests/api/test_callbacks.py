@@ -1,4 +1,4 @@
-"""Every callback rule of PROTOCOL.md sections 1, 2 and 6, through HTTP, on SQLite and PostgreSQL."""
+"""Every callback rule of docs/protocol.mdthrough HTTP."""
 
 from __future__ import annotations
 

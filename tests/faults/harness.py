@@ -3,9 +3,10 @@
 Used by tests/faults/test_faults.py (quick) and scripts/faults.py (long runs).
 The wallet runs under real gunicorn on a PostgreSQL instance of its own (so
 that restarting it disturbs nobody else). Game-server threads drive
-Bet -> Result or Bet -> Refund rounds and behave as Lucky Monaco does: a
-request without an answer (connection reset, timeout, non-200) or answered
-100 is sent again with the same body, and every second attempt of a money
+Bet -> Result or Bet -> Refund/Cancel rounds, with a PromoWin now and then,
+and behave as Lucky Monaco does: a request without an answer (connection
+reset, timeout, non-200) or answered "retry" (100; 130 for EndRound) is sent
+again with the same body, and every second attempt of a money
 method is a retransmission under a new uuid (and now and then a transaction
 that did get its answer is retransmitted under a new uuid anyway). At the end every transaction has
 exactly one effect, every 0 the wallet ever sent names an entry that exists,
@@ -16,12 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import random
-import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 import uuid as uuidlib
@@ -29,76 +26,32 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Iterator
 
 import requests
 from sqlalchemy import create_engine, text
 
+from wallet import pgserver
 from tests.support import (
-    ADMIN_TOKEN, callback_body, free_port, gunicorn_process, ledger_problems, ledger_totals, migrate, pg_bin,
-    unique, worker_pids,
+    ADMIN_TOKEN, callback_body, gunicorn_process, ledger_problems, ledger_totals, migrate, unique, worker_pids,
 )
 
-MONEY = ("Bet", "Result", "Refund")
+MONEY = ("Bet", "Result", "Refund", "Cancel", "PromoWin")
+# The kind of ledger entry each money method writes.
+KINDS = {"Bet": "bet", "Result": "win", "Refund": "refund", "Cancel": "cancel", "PromoWin": "promo"}
+# What asks the provider to try again: 100, and for EndRound its own 130.
+RETRY = {method: {130} if method == "EndRound" else {100} for method in (*MONEY, "EndRound")}
 DEPOSIT = Decimal("100000.00")
 
 
-def _pg_bin(name: str) -> str:
-    found = pg_bin(name)
-    if not found:
-        raise RuntimeError(f"{name} not found (install postgresql)")
-    return found
-
-
-class OwnPostgres:
-    """A PostgreSQL server of this test alone, in a temporary directory (as `postgres` when root)."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="wallet-faults-pg-"))
-        self.port = free_port()
-        self.url = f"postgresql+psycopg://wallet@127.0.0.1:{self.port}/postgres"
-        self.as_pg: list[str] = []
-        if os.getuid() == 0:
-            try:
-                pwd.getpwnam("postgres")
-            except KeyError:
-                subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                                "postgres"], check=True)
-            shutil.chown(self.dir, "postgres")
-            self.as_pg = ["runuser", "-u", "postgres", "--"]
-        self._run(_pg_bin("initdb"), "-D", str(self.dir / "data"), "-U", "wallet", "--auth=trust", "-E", "UTF8",
-                  "--locale=C.UTF-8")
-
-    def _run(self, *args: str) -> None:
-        subprocess.run([*self.as_pg, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def start(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "server.log"), "-w",
-                  "-t", "60", "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                  "-c max_connections=100", "start")
-
-    def stop(self, mode: str = "immediate") -> None:
-        """`immediate` is a crash as far as clients can tell: no goodbye, open transactions lost."""
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", mode, "-w", "stop")
-
-    def remove(self) -> None:
-        try:
-            self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @contextmanager
-def own_postgres() -> Iterator[OwnPostgres]:
-    pg = OwnPostgres()
-    try:
-        pg.start()
-        migrate(pg.url)
+def own_postgres() -> Iterator[pgserver.Server]:
+    """A PostgreSQL server of this test alone (wallet/pgserver.py), with PostgreSQL's durable
+    settings: the test stops it as a crash would (`stop("immediate")`), and every commit the
+    wallet answered 0 for must still be there afterwards."""
+    with pgserver.throwaway(durable=True, settings={"max_connections": "100"}) as pg:
+        migrate(pg.url())
         yield pg
-    finally:
-        pg.remove()
 
 
 @dataclass
@@ -125,7 +78,8 @@ class Figures:
 
 
 class Provider:
-    """One Lucky Monaco game server: retransmits until it has an answer other than 100."""
+    """One Lucky Monaco game server: retransmits until it has an answer other than "retry"
+    (100; 130 for EndRound, its own retry code)."""
 
     def __init__(self, base: str, figures: Figures, deadline: float) -> None:
         self.base, self.figures, self.deadline = base, figures, deadline
@@ -157,7 +111,7 @@ class Provider:
         attempt = 0
         while time.monotonic() < self.deadline:
             answer = self.post(method, body)
-            if answer is not None and answer["error"] != 100:
+            if answer is not None and answer["error"] not in RETRY[method]:
                 return answer
             attempt += 1
             if method in MONEY and attempt % 2 == 0:
@@ -194,11 +148,11 @@ class Plan:
 
 def run(plan: Plan) -> dict[str, Any]:
     """Drive traffic under faults and check the ledger; returns the figures (raises AssertionError)."""
-    with own_postgres() as pg, gunicorn_process({"WALLET_DATABASE_URL": pg.url}, workers=plan.workers) as (base, master):
+    with own_postgres() as pg, gunicorn_process({"WALLET_DATABASE_URL": pg.url()}, workers=plan.workers) as (base, master):
         return _run(plan, pg, base, master.pid)
 
 
-def _run(plan: Plan, pg: OwnPostgres, base: str, master_pid: int) -> dict[str, Any]:
+def _run(plan: Plan, pg: pgserver.Server, base: str, master_pid: int) -> dict[str, Any]:
     admin = requests.Session()
     admin.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
     players = [unique("fault") for _ in range(plan.threads)]
@@ -239,14 +193,23 @@ def _run(plan: Plan, pg: OwnPostgres, base: str, master_pid: int) -> dict[str, A
                     finals[("Result", result["reference"])] = answer
                     with figures.lock:
                         expected[player] += win
-                else:
-                    refund = callback_body("Refund", userId=player, reference=bet["reference"])
-                    answer = provider.deliver_twice("Refund", refund, local)
+                else:  # reversed by a Refund, or by the provider's Cancel of a Bet it lost
+                    method = "Cancel" if local.random() < 0.3 else "Refund"
+                    reversal = callback_body(method, userId=player, reference=bet["reference"])
+                    answer = provider.deliver_twice(method, reversal, local)
                     assert answer["error"] == 0 and answer["transactionId"] != finals[("Bet", bet["reference"])][
                         "transactionId"], answer
-                    finals[("Refund", refund["reference"])] = answer
+                    finals[(method, reversal["reference"])] = answer
                     with figures.lock:
                         expected[player] += stake
+                if local.random() < 0.2:  # a campaign prize now and then
+                    prize = Decimal(local.randint(1, 2000)).scaleb(-2)
+                    promo = callback_body("PromoWin", userId=player, amount=str(prize))
+                    answer = provider.deliver_twice("PromoWin", promo, local)
+                    assert answer["error"] == 0, answer
+                    finals[("PromoWin", promo["reference"])] = answer
+                    with figures.lock:
+                        expected[player] += prize
                 end = callback_body("EndRound", userId=player, roundId=round_id)
                 assert provider.deliver("EndRound", end)["error"] == 0
         except BaseException as exc:  # reported by the main thread
@@ -308,20 +271,19 @@ def _run(plan: Plan, pg: OwnPostgres, base: str, master_pid: int) -> dict[str, A
     if plan.db_restarts:
         assert set(figures.answers_while_db_down) == {100}, figures.answers_while_db_down
     # Every 0 it ever sent names a committed entry of that reference and kind (never 0 for lost work).
-    kinds = {"Bet": "bet", "Result": "win", "Refund": "refund"}
-    engine = create_engine(pg.url)
+    engine = create_engine(pg.url())
     with engine.connect() as conn:
         committed = {(kind, ref, str(tx_id)) for kind, ref, tx_id in
                      conn.execute(text("SELECT kind, reference, id FROM transactions"))}
         balances = dict(conn.execute(text("SELECT user_id, balance FROM players")).all())
     engine.dispose()
-    lost = [s for s in figures.successes if (kinds[s[0]], s[1], s[2]) not in committed]
+    lost = [s for s in figures.successes if (KINDS[s[0]], s[1], s[2]) not in committed]
     assert not lost, f"answered 0 for work that is not in the ledger: {lost[:5]}"
     # Exactly one entry per transaction (nothing lost, nothing doubled), and balances as the provider expects.
     money_entries = {(k, r) for k, r, _ in committed if k != "adjustment"}
-    assert money_entries == {(kinds[m], ref) for m, ref in finals}, "ledger entries differ from the transactions"
+    assert money_entries == {(KINDS[m], ref) for m, ref in finals}, "ledger entries differ from the transactions"
     assert {p: Decimal(balances[p]).scaleb(-2) for p in players} == expected
-    assert ledger_problems(pg.url) == {}
+    assert ledger_problems(pg.url()) == {}
     recon = admin.get(f"{base}/admin/reconciliation", timeout=30).json()
-    assert recon == {"ok": True, "mismatches": []}, recon
-    return {**figures.summary(), "transactions": len(finals), **ledger_totals(pg.url)}
+    assert recon == {"ok": True, "mismatches": [], "bonusWinsRecorded": []}, recon
+    return {**figures.summary(), "transactions": len(finals), **ledger_totals(pg.url())}

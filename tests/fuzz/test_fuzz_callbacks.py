@@ -1,5 +1,5 @@
 """Hostile input on the provider API: every answer is HTTP 200 with a JSON object and an integer
-`error`, and a refused request moves nothing (PROTOCOL.md section 1).
+`error`, and a refused request moves nothing (docs/protocol.md).
 
     make test PYTEST_ARGS="tests/fuzz"                               # quick
     WALLET_FUZZ_EXAMPLES=3000 make test PYTEST_ARGS="tests/fuzz"     # long run
@@ -26,9 +26,11 @@ from tests.support import callback_body
 EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "120"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-METHODS = ["Check", "Balance", "Bet", "Result", "Refund", "EndRound"]
+METHODS = ["Check", "Balance", "Bet", "Result", "Refund", "Cancel", "EndRound", "PromoWin", "JackpotWin", "BonusWin",
+           "SessionExpired"]
 FIELDS = ["providerId", "userId", "sessionId", "currency", "uuid", "gameId", "gameName", "roundId", "reference",
-          "amount", "timeStamp", "roundDetails", "bonusCode"]
+          "amount", "timeStamp", "roundDetails", "bonusCode", "campaignId", "campaignType", "jackpotId",
+          "jackpotDetails", "promoWinAmount", "promoWinReference", "promoCampaignID", "promoCampaignType"]
 
 # Text a wallet meets at the edges of Unicode: NUL, lone surrogates, right-to-left marks, astral planes.
 edge_text = st.one_of(
@@ -181,8 +183,10 @@ def test_nan_or_infinity_outside_the_amount_is_never_a_500(wallet: Flask, consta
     assert post_refused_or_moved(wallet, "Bet", extra)["error"] == 0
 
 
-@pytest.mark.parametrize("amount", ["-0", "-0.0", "0", "0.00", "0e5"])
-def test_zero_in_any_spelling_is_a_zero_stake(wallet: Flask, amount: str) -> None:
+@pytest.mark.parametrize("amount", ["0", "0.0", "0.00", '"0"', '"0.00"', '"0.000000"'])
+def test_zero_in_any_plain_spelling_is_a_zero_stake(wallet: Flask, amount: str) -> None:
+    """A sign or an exponent is not plain decimal notation, even on zero (-0, -0.0, 0e5 are 10:
+    tests/unit/test_amount_notation.py)."""
     body = json.dumps(callback_body("Bet", amount=0)).replace('"amount": 0', f'"amount": {amount}')
     before = ledger_state(wallet)[0]
     answer = post(wallet, "Bet", body)

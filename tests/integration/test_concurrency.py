@@ -43,7 +43,7 @@ def _ledger_facts(url: str) -> dict[str, int]:
                 "(SELECT coalesce(sum(amount), 0) FROM transactions t WHERE t.player_id = p.id)")).scalar_one(),
             "refunded_refs_left_debited": conn.execute(text(
                 "SELECT count(*) FROM transactions r JOIN transactions b ON b.reference = r.reference "
-                "AND b.kind = 'bet' WHERE r.kind = 'refund' "
+                "AND b.kind = 'bet' WHERE r.kind IN ('refund', 'cancel') "
                 "AND NOT EXISTS (SELECT 1 FROM reversals v WHERE v.bet_id = b.id)")).scalar_one(),
         }
     engine.dispose()
@@ -131,7 +131,7 @@ def test_duplicate_refund_storm_across_gunicorn_workers(postgres_url):
             per_ref.setdefault(a["reference"], set()).add(a["transactionId"])
         assert all(len(ids) == 1 for ids in per_ref.values())
         assert wallet.call("Balance", userId="storm-player")["cash"] == Decimal("1000.00")
-        assert wallet.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": []}
+        assert wallet.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": [], "bonusWinsRecorded": []}
     assert _ledger_facts(postgres_url) == {**CLEAN, "max_reversals_per_bet": 1}
 
 
@@ -167,4 +167,42 @@ def test_a_connection_killed_by_a_database_restart_is_replaced_without_failing_t
     answer = provider.call("Bet", reference="after", amount="1.00")
     assert answer["error"] == 0 and answer["cash"] == Decimal("998.00")
     assert _ledger_facts(postgres_url)["balance_mismatches"] == 0
+    app.extensions["wallet.engine"].dispose()
+
+
+def test_cancels_and_refunds_of_one_bet_across_gunicorn_workers_reverse_it_once(postgres_url):
+    """Refund and Cancel share one key per bet: a storm mixing both, on several worker processes
+    over real HTTP, reverses each bet once, and every answer carries the same transactionId."""
+    with gunicorn({"WALLET_DATABASE_URL": postgres_url}, workers=4) as base:
+        wallet = HttpWallet(base)
+        wallet.open_player("mixed-player")
+        refs = [f"mixed-{i}" for i in range(16)]
+        for ref in refs:
+            assert wallet.call("Bet", userId="mixed-player", reference=ref, roundId=ref, amount="2.50")["error"] == 0
+        calls = [lambda r=r, m=m: HttpWallet(base).call(m, userId="mixed-player", reference=r)
+                 for r in refs for m in ("Cancel", "Refund", "Cancel", "Refund", "Cancel")]
+        with ThreadPoolExecutor(24) as pool:
+            answers = list(pool.map(lambda c: c(), calls))
+        assert Counter(a["error"] for a in answers) == Counter({0: len(calls)})
+        per_ref: dict[str, set[str]] = {}
+        for a in answers:
+            per_ref.setdefault(a["reference"], set()).add(a["transactionId"])
+        assert len(per_ref) == len(refs) and all(len(ids) == 1 for ids in per_ref.values())
+        assert wallet.call("Balance", userId="mixed-player")["cash"] == Decimal("1000.00")
+        assert wallet.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": [], "bonusWinsRecorded": []}
+    assert _ledger_facts(postgres_url) == {**CLEAN, "max_reversals_per_bet": 1}
+
+
+def test_a_cancel_racing_its_bet_never_ends_debited(postgres_url):
+    app = _app_with_player(postgres_url)
+    for i in range(8):
+        ref = f"cancel-race-{i}"
+        bet, cancel = _race([
+            lambda: Provider(app.test_client()).call("Bet", reference=ref, roundId=f"cr-{i}", amount="10.00"),
+            lambda: Provider(app.test_client()).call("Cancel", reference=ref),
+        ])
+        assert cancel["error"] == 0 and bet["error"] in (0, 3)
+    assert Provider(app.test_client()).call("Balance")["cash"] == Decimal("1000.00")
+    facts = _ledger_facts(postgres_url)
+    assert facts["refunded_refs_left_debited"] == 0 and facts["balance_mismatches"] == 0
     app.extensions["wallet.engine"].dispose()

@@ -166,7 +166,7 @@ def test_refunds_stay_exactly_once_across_two_hosts(hosts: TwoHosts, postgres_ur
     for p in players:
         r = admin.admin("GET", f"/players/{p}")
         assert Decimal(str(r.json()["balance"])) == expected[p], (p, r.text)
-    assert admin.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": []}
+    assert admin.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": [], "bonusWinsRecorded": []}
     assert ledger_problems(postgres_url) == {}
     totals = ledger_totals(postgres_url)
     lost = sum(DEPOSIT - v for v in expected.values())

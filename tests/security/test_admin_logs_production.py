@@ -1,5 +1,5 @@
 """Admin bearer token, secrets kept out of logs, and production refusing insecure settings
-(PROTOCOL.md section 5)."""
+(docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import requests
 
 from config import ConfigError, Settings
 from tests.conftest import Operator, make_app
-from tests.support import ADMIN_TOKEN, ROOT, callback_body, free_port, fresh_sqlite, gunicorn_process
+from tests.support import ADMIN_TOKEN, ROOT, callback_body, free_port, fresh_database, gunicorn_process
 
 SECRET = "callback-secret-never-logged-4d1e"
 
@@ -102,7 +102,7 @@ def test_secrets_never_reach_the_logs(app, caplog: pytest.LogCaptureFixture) -> 
 
 def test_secrets_never_reach_the_logs_of_a_real_gunicorn(tmp_path: Path) -> None:
     log = tmp_path / "gunicorn.log"
-    env = {"WALLET_DATABASE_URL": fresh_sqlite(tmp_path), "WALLET_CALLBACK_SECRET": SECRET,
+    env = {"WALLET_DATABASE_URL": fresh_database(), "WALLET_CALLBACK_SECRET": SECRET,
            "WALLET_LOG_LEVEL": "DEBUG", "WALLET_ACCESS_LOG": "-"}
     with gunicorn_process(env, workers=1, log=log) as (base, _):
         session = requests.Session()
@@ -145,7 +145,8 @@ def test_insecure_or_invalid_settings_are_refused(environ: dict[str, str]) -> No
     {"WALLET_ALLOWED_NETWORKS": "10.0.0.0/8"},
 ], ids=["secret", "allow-list"])
 def test_production_starts_with_a_caller_check_and_an_admin_token(environ: dict[str, str]) -> None:
-    settings = Settings.from_env({"WALLET_ENV": "production", "WALLET_ADMIN_TOKEN": ADMIN_TOKEN, **environ})
+    settings = Settings.from_env({"WALLET_ENV": "production", "WALLET_ADMIN_TOKEN": ADMIN_TOKEN,
+                                  "WALLET_DATABASE_URL": "postgresql://db/wallet", **environ})
     assert settings.is_production
 
 
@@ -153,7 +154,7 @@ def test_gunicorn_in_production_without_a_secret_exits_non_zero(tmp_path: Path) 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WALLET_")}
     env.update({"WALLET_ENV": "production", "WALLET_ADMIN_TOKEN": ADMIN_TOKEN, "WALLET_BIND": f"127.0.0.1:{port}",
-                "WEB_CONCURRENCY": "1", "WALLET_DATABASE_URL": fresh_sqlite(tmp_path)})
+                "WEB_CONCURRENCY": "1", "WALLET_DATABASE_URL": fresh_database()})
     proc = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0

@@ -18,11 +18,11 @@ def test_defaults_are_a_local_development_wallet():
 def test_every_variable_is_read():
     s = Settings.from_env({
         "WALLET_ENV": "production", "WALLET_DATABASE_URL": "postgresql://db/wallet",
-        "WALLET_CALLBACK_SECRET": "s3cret", "WALLET_ALLOWED_NETWORKS": "10.0.0.0/8, 192.168.1.5",
+        "WALLET_CALLBACK_SECRET": "s3cret-s3cret-s3cret", "WALLET_ALLOWED_NETWORKS": "10.0.0.0/8, 192.168.1.5",
         "WALLET_TRUSTED_PROXIES": "127.0.0.1/32", "WALLET_ADMIN_TOKEN": "x" * 32, "WALLET_MAX_BODY_BYTES": "2048",
         "LUCKY_MONACO_API_URL": "https://api.example/", "WALLET_DB_POOL_SIZE": "3",
     })
-    assert s.is_production and s.callback_secret == "s3cret" and s.max_body_bytes == 2048
+    assert s.is_production and s.callback_secret == "s3cret-s3cret-s3cret" and s.max_body_bytes == 2048
     assert s.allowed_networks == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.168.1.5/32"))
     assert s.provider_api_url == "https://api.example" and s.db_pool_size == 3
 
@@ -44,7 +44,7 @@ def test_production_refuses_insecure_settings(env):
 
 def test_production_accepts_an_allow_list_instead_of_a_secret():
     s = Settings.from_env({"WALLET_ENV": "production", "WALLET_ALLOWED_NETWORKS": "10.1.0.0/16",
-                           "WALLET_ADMIN_TOKEN": "x" * 32})
+                           "WALLET_ADMIN_TOKEN": "x" * 32, "WALLET_DATABASE_URL": "postgresql://db/wallet"})
     assert s.callback_secret is None and s.allowed_networks
 
 
@@ -62,3 +62,9 @@ def test_provider_timeout_must_be_a_positive_finite_number(value):
     with pytest.raises(ConfigError):
         Settings.from_env({"LUCKY_MONACO_TIMEOUT": value})
     assert Settings.from_env({"LUCKY_MONACO_TIMEOUT": "2.5"}).provider_timeout == 2.5
+
+
+def test_production_refuses_the_embedded_database():
+    with pytest.raises(ConfigError, match="WALLET_DATABASE_URL"):
+        Settings.from_env({"WALLET_ENV": "production", "WALLET_CALLBACK_SECRET": "s" * 32,
+                           "WALLET_ADMIN_TOKEN": "x" * 32})

@@ -13,7 +13,7 @@ from wallet.money import AmountError, from_minor, minor_unit, parse_amount, pars
 
 @pytest.mark.parametrize("raw, expected", [
     (100, Decimal(100)), (Decimal("10.0"), Decimal("10.0")), ("13", Decimal(13)), ("0.01", Decimal("0.01")),
-    (0, Decimal(0)), (Decimal("-0"), Decimal(0)),
+    (0, Decimal(0)), ("007.50", Decimal("7.50")), ("1.000000", Decimal(1)),
 ])
 def test_amounts_parse_exactly(raw, expected):
     assert parse_amount(raw) == expected
@@ -22,6 +22,7 @@ def test_amounts_parse_exactly(raw, expected):
 @pytest.mark.parametrize("raw", [
     -1, "-1", Decimal("-0.01"), "abc", "", " 1", "1 ", "+1", "1e3", "1.", ".5", "0x10", True, None, [1], {"a": 1},
     Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("1E+400"), 10**30, 1.5,
+    Decimal("-0"),  # a sign, even on zero, is not plain decimal money
 ])
 def test_bad_amounts_are_refused(raw):
     with pytest.raises(AmountError):
