@@ -1,4 +1,4 @@
-"""POST /admin/cancel-round refusals, on SQLite and PostgreSQL: none of them reaches the provider."""
+"""POST /admin/cancel-round refusals: none of them reaches the provider."""
 
 from __future__ import annotations
 

@@ -1,11 +1,17 @@
 """CancelRound end to end: the wallet under gunicorn, the sandbox provider as a real HTTP server.
 
 admin API -> wallet -> POST /V4/CancelRound -> sandbox -> POST /V4/Refund -> wallet (another worker)
+
+Also through the sandbox: the 2025 style, a stale round swept and its money back, CloseSession and
+HealthCheck, and the sandbox driving every callback of the wallet (library and command line).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,9 +26,9 @@ from sqlalchemy import create_engine, insert, select
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
-from tests.support import ADMIN_TOKEN, gunicorn
+from tests.support import ADMIN_TOKEN, ROOT, gunicorn
 from wallet.ledger.models import transactions
-from wallet.provider.models import cancel_requests
+from wallet.provider.models import provider_calls
 from wallet.provider.sandbox import Sandbox, WalletClient, create_app
 from wallet.provider.service import STALE_AFTER
 
@@ -132,7 +138,7 @@ def test_cancel_round_sends_every_seed_field_and_the_refund_restores_the_balance
     assert [e["type"] for e in rnd["entries"]] == ["bet", "refund"]
     assert [(c["id"], c["status"], c["uuid"]) for c in rnd["cancelRequests"]] == [
         (record["id"], "confirmed", record["uuid"])]
-    assert w.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": []}
+    assert w.admin("GET", "/reconciliation").json() == {"ok": True, "mismatches": [], "bonusWinsRecorded": []}
     again = w.cancel("bet-1")
     assert again.status_code == 409 and "already refunded" in again.json()["description"]
 
@@ -250,9 +256,9 @@ def test_a_cancel_left_pending_by_a_dead_process_is_closed_by_the_next_one(world
     engine = create_engine(postgres_url)
     with engine.begin() as conn:  # what a worker killed mid-call leaves behind
         bet_id = conn.execute(select(transactions.c.id).where(transactions.c.reference == "bet-8")).scalar_one()
-        conn.execute(insert(cancel_requests).values(
-            uuid="dead-uuid", requested_by="killed worker", reference="bet-8", bet_transaction_id=bet_id,
-            user_id="p1", round_id="round-8", request_body="{}", status="pending",
+        conn.execute(insert(provider_calls).values(
+            kind="CancelRound", uuid="dead-uuid", requested_by="killed worker", reference="bet-8",
+            bet_transaction_id=bet_id, user_id="p1", round_id="round-8", request_body="{}", status="pending",
             created_at=datetime.now(UTC) - STALE_AFTER - timedelta(seconds=1),
         ))
     engine.dispose()
@@ -262,3 +268,91 @@ def test_a_cancel_left_pending_by_a_dead_process_is_closed_by_the_next_one(world
     assert record["status"] == "confirmed"
     dead = world.admin("GET", "/cancels", params={"reference": "bet-8"}).json()["items"][-1]
     assert dead["uuid"] == "dead-uuid" and dead["status"] == "failed" and "abandoned" in dead["description"]
+
+
+# --------------------------------------------------------------------------- the sandbox: both styles, section 11
+
+SANDBOX_TOKEN = "sandbox-token-not-to-be-shown"
+
+
+def test_the_2025_style_cancels_a_whole_round_through_the_sandbox(postgres_url: str,
+                                                                  provider_server: tuple[Sandbox, str]):
+    sandbox, _ = provider_server
+    sandbox.secure_login, sandbox.token = "operator-7", SANDBOX_TOKEN
+    for w in run_world(postgres_url, provider_server, LUCKY_MONACO_API_STYLE="2025",
+                       LUCKY_MONACO_SECURE_LOGIN="operator-7", LUCKY_MONACO_TOKEN=SANDBOX_TOKEN):
+        w.bet("bet-20", "round-20", amount="10.00")
+        w.bet("bet-21", "round-20", amount="5.00")
+
+        r = w.admin("POST", "/cancel-round", json={"roundId": "round-20", "userId": "p1"})
+
+        record = r.json()
+        assert r.status_code == 201 and record["status"] == "confirmed", record
+        assert w.sandbox.received == [{"secureLogin": "operator-7", "userId": "p1", "roundId": "round-20",
+                                       "token": SANDBOX_TOKEN, "uuid": record["uuid"],
+                                       "gameId": "Im_60_tumblefortune"}]
+        assert record["request"]["token"] == "***" and SANDBOX_TOKEN not in r.text
+        assert w.balance() == Decimal("100.00")  # both bets of the round
+        assert w.admin("GET", "/rounds/round-20").json()["status"] == "cancelled"
+
+
+def test_a_stale_round_is_swept_through_the_sandbox_and_its_money_comes_back(world: World):
+    world.bet("bet-30", "round-30", amount="10.00")
+    world.bet("bet-31", "round-31", amount="20.00")
+    world.bet("bet-32", "round-32", amount="30.00")
+    assert world.balance() == Decimal("40.00")
+    requests.post(f"{world.provider_url}/sandbox/rounds/round-31", json={"roundStatus": "Completed"}, timeout=5)
+
+    status = world.admin("GET", "/rounds/round-32/provider-status", params={"userId": "p1"})
+    assert status.status_code == 200 and status.json()["roundStatus"] == "InProgress"
+    dry = world.admin("POST", "/stale-rounds/sweep", json={"olderThanHours": 0, "dryRun": True}).json()
+    assert [i["outcome"] for i in dry["rounds"]] == ["would-cancel", "awaiting-result", "would-cancel"]
+
+    swept = world.admin("POST", "/stale-rounds/sweep", json={"olderThanHours": 0, "requestedBy": "sweeper"}).json()
+
+    assert swept == {"rounds": [
+        {"roundId": "round-30", "userId": "p1", "providerStatus": "InProgress", "outcome": "refunded"},
+        {"roundId": "round-31", "userId": "p1", "providerStatus": "Completed", "outcome": "awaiting-result"},
+        {"roundId": "round-32", "userId": "p1", "providerStatus": "InProgress", "outcome": "refunded"}]}
+    assert world.balance() == Decimal("80.00")  # 10 + 30 back; round-31 waits for its Result
+    assert [i["roundId"] for i in world.admin("GET", "/stale-rounds", params={"olderThanHours": 0})
+            .json()["items"]] == ["round-31"]
+    assert world.admin("GET", "/reconciliation").json()["ok"] is True
+
+
+def test_the_sandbox_answers_close_session_and_health(world: World):
+    assert world.admin("POST", "/players/p1/close-session").json()["status"] == "confirmed"
+    assert world.admin("PATCH", "/players/p1", json={"status": "frozen"}).status_code == 200
+    assert world.sandbox.closed_sessions == ["p1", "p1"]
+    assert world.admin("GET", "/provider/health").json()["up"] is True
+    requests.post(f"{world.provider_url}/sandbox/health", json={"up": False}, timeout=5)
+    down = world.admin("GET", "/provider/health").json()
+    assert down["up"] is False and "HTTP 503" in down["error"]
+
+
+def test_the_sandbox_drives_every_callback_of_the_wallet(world: World):
+    played = world.sandbox.play(["p1"], rounds=4, open_every=4, extras=True, seed=3)
+
+    answers = [v for p in played for v in p.values() if isinstance(v, dict) and "error" in v]
+    assert answers and {a["error"] for a in answers} == {0}
+    auto = next(p for p in played if p.get("autoClosing"))
+    assert auto["result"]["error"] == 0  # an Auto-Closing Result: no sessionId, paid
+    lost = next(p for p in played if "cancel" in p)
+    entries = world.admin("GET", f"/rounds/{lost['roundId']}").json()["entries"]
+    assert [e["type"] for e in entries] == ["bet", "cancel"]
+    kinds = {e["type"] for e in world.admin("GET", "/transactions", params={"limit": 1000}).json()["items"]}
+    assert {"bet", "win", "refund", "cancel", "promo", "jackpot", "bonus"} <= kinds
+    assert world.admin("GET", "/reconciliation").json()["ok"] is True
+
+
+def test_sandbox_play_on_the_command_line_drives_the_callbacks_and_says_what_it_got(world: World):
+    env = {**os.environ, "WALLET_CALLBACK_SECRET": SECRET, "WALLET_ADMIN_TOKEN": ADMIN_TOKEN}
+    done = subprocess.run([sys.executable, "-m", "wallet.provider.sandbox", "play", "--wallet-url", world.base,
+                           "--players", "2", "--rounds", "3", "--open-every", "3"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    methods = {key.split(":")[0] for key in summary["answers"]}
+    assert {"bet", "result", "endRound", "cancel", "refund", "promoWin", "jackpotWin", "bonusWin",
+            "sessionExpired"} <= methods
+    assert all(key.endswith(":0") for key in summary["answers"]) and len(summary["openRounds"]) == 2
