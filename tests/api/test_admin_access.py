@@ -19,8 +19,8 @@ from wallet.admin.openapi import build_spec
 ADMIN_GETS = ["/admin/transactions", "/admin/transactions/1", "/admin/transactions/by-reference/b1",
               "/admin/rounds/r1", "/admin/players/p1", "/admin/players/p1/history",
               "/admin/reports/daily?from=2026-01-01&to=2026-01-02", "/admin/reconciliation",
-              "/admin/transactions?format=csv"]
-SUPPORT_GETS = ["/support/", "/support/rounds/r1", "/support/players/p1", "/support/references/b1",
+              "/admin/transactions?format=csv", "/admin/games", "/admin/games/g1", "/admin/players/p1/limits"]
+SUPPORT_GETS = ["/support/", "/support/rounds/r1", "/support/players/p1", "/support/references/b1", "/support/games",
                 "/support/transactions/1"]
 
 
@@ -124,7 +124,8 @@ def test_openapi_documents_every_admin_route_and_every_callback(app, client):
         if rule.rule.startswith("/admin"):
             path = rule.rule.replace("<int:tx_id>", "{transactionId}").replace("<path:reference>", "{reference}")
             path = path.replace("<user_id>", "{userId}").replace("<round_id>", "{roundId}")
-            path = path.replace("<cancel_id>", "{cancelId}")
+            path = path.replace("<cancel_id>", "{cancelId}").replace("<call_id>", "{callId}")
+            path = path.replace("<sweep_id>", "{sweepId}").replace("<path:game_id>", "{gameId}")
             for verb in rule.methods - {"HEAD", "OPTIONS"}:
                 assert (path, verb) in documented, (path, verb)
     for method in ("Check", "Balance", "Bet", "Result", "Refund", "EndRound"):

@@ -48,7 +48,7 @@ def test_cli_prints_a_readable_table_by_default(app, ids):
     result = wallet(app, "round", "r2")
     assert result.exit_code == 0, result.output
     assert "status: cancelled" in result.output
-    assert "totals: bets 5.00, wins 0.00, refunds 5.00, net 0.00" in result.output
+    assert "totals: bets 5.00, wins 0.00, refunds 5.00, cancels 0.00, prizes 0.00, net 0.00" in result.output
     lines = result.output.splitlines()
     header = next(line for line in lines if line.startswith("transactionId"))
     assert header.split() == ["transactionId", "createdAt", "type", "status", "userId", "roundId", "reference",

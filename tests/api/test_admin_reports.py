@@ -11,7 +11,7 @@ from sqlalchemy import insert, text, update
 from tests.admin_scenario import get, seed
 from wallet.admin import queries
 from wallet.admin.schemas import DailyReportOut, HistoryOut, ReconciliationOut, RoundOut
-from wallet.ledger import services
+from wallet import clock
 from wallet.ledger.models import players, reversals
 
 
@@ -27,8 +27,8 @@ def test_a_round_shows_its_bets_results_refunds_and_totals(provider, operator, i
     assert [b["transactionId"] for b in settled["bets"]] == [ids["settled_bet"]]
     assert [w["transactionId"] for w in settled["results"]] == [ids["win"]]
     assert settled["refunds"] == [] and settled["cancelRequests"] == []
-    assert settled["totals"] == {"bets": Decimal("10.00"), "wins": Decimal("25.00"),
-                                 "refunds": Decimal("0.00"), "net": Decimal("15.00")}
+    assert settled["totals"] == {"bets": Decimal("10.00"), "wins": Decimal("25.00"), "refunds": Decimal("0.00"),
+                                 "cancels": Decimal("0.00"), "prizes": Decimal("0.00"), "net": Decimal("15.00")}
 
     cancelled = get(operator, "/rounds/r2")
     assert cancelled["status"] == "cancelled"
@@ -65,18 +65,18 @@ def _at(day: int, hour: int = 12):  # noqa: ANN202
 
 
 def test_daily_report_sums_exactly_per_day_and_currency(provider, operator, monkeypatch):
-    monkeypatch.setattr(services, "utcnow", _at(1, 0))
+    monkeypatch.setattr(clock, "utcnow", _at(1, 0))
     operator.open_player("u", "USD", "100.00")
     operator.open_player("k", "KWD", "50.000")
     provider.call("Bet", userId="u", reference="a", roundId="ra", amount="0.10")
     provider.call("Bet", userId="u", reference="b", roundId="rb", amount="0.20")
     provider.call("Result", userId="u", reference="a-win", roundId="ra", amount="0.05")
     provider.call("Bet", userId="k", reference="c", roundId="rc", amount="1.001", currency="KWD")
-    monkeypatch.setattr(services, "utcnow", _at(2, 23))
+    monkeypatch.setattr(clock, "utcnow", _at(2, 23))
     provider.call("Refund", userId="u", reference="b")
     r = operator.request("POST", "/players/u/adjustments", json={"amount": "-0.30", "reference": "w", "reason": "out"})
     assert r.status_code == 201
-    monkeypatch.setattr(services, "utcnow", _at(3))
+    monkeypatch.setattr(clock, "utcnow", _at(3))
     provider.call("Bet", userId="u", reference="outside", roundId="rd", amount="1.00")
 
     report = get(operator, "/reports/daily", **{"from": "2026-05-01", "to": "2026-05-02"})
@@ -106,7 +106,7 @@ def test_daily_report_refuses_a_bad_range(operator, query):
 
 def test_reconciliation_of_a_clean_ledger_is_ok(operator, ids):
     report = get(operator, "/reconciliation")
-    assert report == {"ok": True, "mismatches": []} and ReconciliationOut().validate(report) == {}
+    assert report == {"ok": True, "mismatches": [], "bonusWinsRecorded": []} and ReconciliationOut().validate(report) == {}
 
 
 def test_reconciliation_names_a_balance_changed_behind_the_services_back(app, operator, ids):
@@ -133,10 +133,8 @@ def test_reconciliation_names_a_bogus_reversal(app, operator, ids):
     assert kinds["refund_amount_differs_from_bets"]["refundTransactionId"] == ids["unmatched_refund"]
 
 
-def test_reconciliation_names_a_bet_reversed_twice(database_url, ids, app):
+def test_reconciliation_names_a_bet_reversed_twice(ids, app):
     """The reversals key forbids it; drop the key inside a transaction that is rolled back."""
-    if database_url.startswith("sqlite"):
-        pytest.skip("needs PostgreSQL's transactional DDL to drop the key and roll back")
     with app.extensions["wallet.engine"].connect() as conn, conn.begin() as tx:
         conn.execute(text("ALTER TABLE reversals DROP CONSTRAINT pk_reversals"))
         conn.execute(insert(reversals).values(bet_id=int(ids["refunded_bet"]), refund_id=int(ids["refund"]),

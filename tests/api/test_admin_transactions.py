@@ -9,7 +9,7 @@ import pytest
 
 from tests.admin_scenario import get, ids_of, seed
 from wallet.admin.schemas import ReferenceOut, TransactionDetailOut, TransactionPageOut
-from wallet.ledger import services
+from wallet import clock
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_every_item_reports_its_status(operator, ids):
 def test_time_range_is_from_inclusive_to_exclusive(provider, operator, player, monkeypatch):
     day = datetime(2026, 3, 1, tzinfo=UTC)
     for n in range(3):
-        monkeypatch.setattr(services, "utcnow", lambda n=n: day + timedelta(hours=n))
+        monkeypatch.setattr(clock, "utcnow", lambda n=n: day + timedelta(hours=n))
         provider.call("Bet", reference=f"t{n}", roundId=f"rt{n}")
     at = {n: (day + timedelta(hours=n)).isoformat() for n in range(3)}
     refs = lambda **p: [i["reference"] for i in get(operator, "/transactions", type="bet", **p)["items"]]  # noqa: E731

@@ -35,7 +35,7 @@ def big_ledger() -> Any:
 
 
 def plan(conn: Connection, query: Select[Any]) -> dict[str, Any]:
-    compiled = query.compile(dialect=conn.dialect)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     rows = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
     return rows[0]["Plan"]
 

@@ -2,17 +2,22 @@
 
 Read commands print a table by default, `--json` for the API's JSON and
 `--csv` for spreadsheets. Write commands print the JSON the API answers.
+The provider's calls (CancelRound, GetRoundStatus, CloseSession, HealthCheck)
+and the stale-round sweep are at the end; they exit 2 when the provider did
+not give the answer asked for (the call is recorded all the same).
 """
 
 from __future__ import annotations
 
 import functools
+import getpass
 import sys
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
@@ -24,13 +29,12 @@ from wallet.jsonutil import dumps
 from wallet.ledger import services
 from wallet.ledger.outcomes import AdminError
 from wallet.money import AmountError, parse_signed_amount
+from wallet.provider import calls, service, sweeper
 
 wallet_cli = AppGroup("wallet", help="Operate the wallet: players, adjustments, ledger queries.")
 
 ENTRY_COLUMNS = ("transactionId", "createdAt", "type", "status", "userId", "roundId", "reference",
                  "amount", "balanceAfter", "currency", "refundedBy")
-REPORT_COLUMNS = ("day", "currency", "bets.count", "bets.sum", "wins.count", "wins.sum", "refunds.count",
-                  "refunds.sum", "adjustments.count", "adjustments.sum", "ggr")
 
 
 def _print(obj: Any) -> None:
@@ -136,6 +140,11 @@ def set_status(user_id: str, status: str) -> None:
             _print(queries.player_dict(services.set_status(conn, user_id, status)))
     except AdminError as exc:
         _fail(exc)
+    if status == "frozen":  # also at the provider: best effort, recorded
+        call = calls.close_session_quietly(_engine(), current_app.config["WALLET_SETTINGS"], user_id,
+                                           requested_by=f"cli {_login()}", reason="player frozen")
+        said = f"{call['status']} (provider call {call['id']})" if call else "not recorded (see the log)"
+        click.echo(f"CloseSession at the provider: {said}", err=True)
 
 
 # --------------------------------------------------------------------------- reads
@@ -239,7 +248,7 @@ def daily_report(since: str, until: str, fmt: str) -> None:
     values = ReportQuery().load({"from": since, "to": until})
     report = read(queries.daily_report, values["since"], values["until"])
     rows = report["days"] + [{"day": "total", **row} for row in report["totals"]]
-    _emit(fmt, report, rows, REPORT_COLUMNS)
+    _emit(fmt, report, rows, export.REPORT_COLUMNS)
 
 
 @wallet_cli.command("reconcile")
@@ -251,3 +260,197 @@ def reconcile(fmt: str) -> None:
     _emit(fmt, report, report["mismatches"], columns, header="ledger OK" if report["ok"] else "MISMATCHES FOUND")
     if not report["ok"]:
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------- the provider (wallet.provider)
+
+STALE_COLUMNS = ("roundId", "userId", "currency", "openBets", "openAmount", "lastEntryAt", "lastCancel.status")
+SWEEP_COLUMNS = ("roundId", "userId", "providerStatus", "outcome")
+# Outcomes that need someone: the provider could not be asked, or refused or lost a cancel.
+SWEEP_TROUBLE = ("unknown-at-provider", "cancel-rejected", "cancel-failed")
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:  # no login name in some containers
+        return "unknown"
+
+
+def _settings() -> Any:
+    return current_app.config["WALLET_SETTINGS"]
+
+
+def _print_or_fail(run: Callable[[], Any]) -> Any:
+    """Print what `run` returns as JSON; an admin error is printed to stderr and exits 1."""
+    try:
+        result = run()
+    except (AdminError, ValidationError) as exc:
+        _fail(exc)
+    _print(result)
+    return result
+
+
+@wallet_cli.command("cancel-round")
+@click.argument("reference", required=False)
+@click.option("--round-id", help="With REFERENCE: refuse unless the bet is in this round. Without: the round "
+              "to cancel (with --user-id), by its earliest unrefunded bet.")
+@click.option("--user-id", help="Whose round (with --round-id).")
+@click.option("--requested-by", help="Who asks (default: cli <login name>).")
+@click.option("--reason", help="Why (optional).")
+def cancel_round(reference: str | None, round_id: str | None, user_id: str | None, requested_by: str | None,
+                 reason: str | None) -> None:
+    """Ask Lucky Monaco to cancel a round, by bet REFERENCE or by --round-id and --user-id; it refunds the
+    stake through the wallet's Refund. Prints the cancel's record; exit 2 unless confirmed."""
+    if reference is None and not (round_id and user_id):
+        _fail(AdminError("give a bet's REFERENCE, or --round-id and --user-id"))
+    record = _print_or_fail(lambda: service.request_cancel(
+        _engine(), _settings(), reference, round_id=round_id, user_id=user_id,
+        requested_by=requested_by or f"cli {_login()}", reason=reason))
+    if record["status"] != "confirmed":
+        sys.exit(2)
+
+
+@wallet_cli.command("cancels")
+@click.argument("cancel_id", required=False)
+@click.option("--reference", help="Only the cancels of this bet.")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--cursor")
+def cancels(cancel_id: str | None, reference: str | None, limit: int, cursor: str | None) -> None:
+    """List CancelRound requests, newest first; with CANCEL_ID, one of them with its attempts."""
+
+    def run() -> dict[str, Any]:
+        if cancel_id is not None:
+            return read(service.get_cancel, cancel_id)
+        items, next_cursor = read(lambda conn: service.list_cancels(conn, limit=limit, cursor=cursor,
+                                                                    reference=reference))
+        return {"items": items, "nextCursor": next_cursor}
+
+    _print_or_fail(run)
+
+
+@wallet_cli.command("provider-status")
+@click.argument("round_id")
+@click.option("--user-id", help="Whose round (recorded with the call).")
+def provider_status(round_id: str, user_id: str | None) -> None:
+    """Ask the provider about a round (GetRoundStatus) and print its answer; exit 2 when it gives no status."""
+    outcome = calls.round_status(_engine(), _settings(), round_id, user_id=user_id, requested_by=f"cli {_login()}")
+    if outcome.status == "confirmed" and outcome.answer is not None:
+        _print(outcome.answer.as_dict())
+        return
+    _print({"error": "badgateway", "description": outcome.description, "callId": str(outcome.call_id)})
+    sys.exit(2)
+
+
+@wallet_cli.command("close-session")
+@click.argument("user_id")
+@click.option("--game-id", help="Only the session of this game.")
+@click.option("--requested-by", help="Who asks (default: cli <login name>).")
+@click.option("--reason", help="Why (optional).")
+def close_session(user_id: str, game_id: str | None, requested_by: str | None, reason: str | None) -> None:
+    """Ask the provider to close a player's game session (CloseSession); exit 2 unless confirmed."""
+    record = _print_or_fail(lambda: calls.close_session(
+        _engine(), _settings(), user_id, game_id=game_id, requested_by=requested_by or f"cli {_login()}",
+        reason=reason))
+    if record["status"] != "confirmed":
+        sys.exit(2)
+
+
+@wallet_cli.command("provider-health")
+def provider_health() -> None:
+    """HealthCheck the provider: {up, latencyMs, error}; exit 2 when it is not up."""
+    if not _print_or_fail(lambda: calls.health(_engine(), _settings(), requested_by=f"cli {_login()}"))["up"]:
+        sys.exit(2)
+
+
+@wallet_cli.command("provider-calls")
+@click.argument("call_id", required=False)
+@click.option("--kind", type=click.Choice(["CancelRound", "GetRoundStatus", "CloseSession", "HealthCheck"]))
+@click.option("--user-id")
+@click.option("--round-id")
+@click.option("--reference")
+@click.option("--status", type=click.Choice(["pending", "confirmed", "rejected", "failed"]))
+@click.option("--limit", default=100, show_default=True)
+@click.option("--cursor")
+def provider_calls(call_id: str | None, kind: str | None, user_id: str | None, round_id: str | None,
+                   reference: str | None, status: str | None, limit: int, cursor: str | None) -> None:
+    """Every call made to the provider, newest first; with CALL_ID, one of them with its body and attempts."""
+
+    def run() -> dict[str, Any]:
+        if call_id is not None:
+            return read(calls.get_call, call_id)
+        items, next_cursor = read(lambda conn: calls.list_calls(
+            conn, kind=kind, user_id=user_id, round_id=round_id, reference=reference, status=status, limit=limit,
+            cursor=cursor))
+        return {"items": items, "nextCursor": next_cursor}
+
+    _print_or_fail(run)
+
+
+@wallet_cli.command("stale-rounds")
+@click.option("--older-than-hours", default=24.0, show_default=True, type=float)
+@click.option("--user-id")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--cursor")
+@output_options
+def stale_rounds(older_than_hours: float, user_id: str | None, limit: int, cursor: str | None, fmt: str) -> None:
+    """Open rounds with an unrefunded bet, no Result and no EndRound, untouched for that long."""
+    items, next_cursor = read(lambda conn: sweeper.stale_rounds(conn, older_than_hours, user_id=user_id, limit=limit,
+                                                                cursor=cursor))
+    _emit(fmt, {"items": items, "nextCursor": next_cursor}, items, STALE_COLUMNS,
+          footer=f"next page: --cursor {next_cursor}" if next_cursor else "")
+
+
+@wallet_cli.command("sweep-rounds")
+@click.option("--older-than-hours", default=24.0, show_default=True, type=float,
+              help="Rounds whose last entry is older than this.")
+@click.option("--dry-run", is_flag=True, help="Ask the provider, send nothing (outcome would-cancel).")
+@click.option("--requested-by", default="sweeper", show_default=True, help="Who runs it (cron: sweeper).")
+@click.option("--reason", help="Why (optional).")
+@click.option("--limit", default=sweeper.SWEEP_LIMIT, show_default=True, help="Rounds at most, oldest first.")
+@click.option("--json", "as_json", is_flag=True, help="The API's JSON instead of a table.")
+def sweep_rounds(older_than_hours: float, dry_run: bool, requested_by: str, reason: str | None, limit: int,
+                 as_json: bool) -> None:
+    """Ask the provider about every stale round and cancel those it says are in progress (for cron).
+
+    Exit 0 when done, 2 when some round needs someone (the provider could not be asked, or refused or
+    lost a cancel), 1 on bad options.
+    """
+    try:
+        result = sweeper.sweep(_engine(), _settings(), older_than_hours=older_than_hours, dry_run=dry_run,
+                               requested_by=requested_by, reason=reason, limit=limit)
+    except AdminError as exc:
+        _fail(exc)
+    items = result["rounds"]
+    if as_json:
+        _print({"rounds": items})
+    else:
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item["outcome"]] = counts.get(item["outcome"], 0) + 1
+        what = "dry run: nothing sent" if dry_run else f"{counts.get('cancel-sent', 0) + counts.get('refunded', 0)} " \
+            "round(s) cancelled or being cancelled"
+        if not items:
+            click.echo(f"sweep {result['id']}: no stale round older than {older_than_hours:g} h; nothing to do")
+        else:
+            click.echo(table(items, SWEEP_COLUMNS))
+            click.echo(f"\nsweep {result['id']} ({what}): {len(items)} stale round(s); "
+                       + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if any(item["outcome"] in SWEEP_TROUBLE for item in items):
+        sys.exit(2)
+
+
+@wallet_cli.command("sweeps")
+@click.argument("sweep_id", required=False)
+@click.option("--limit", default=100, show_default=True)
+@click.option("--cursor")
+def sweeps(sweep_id: str | None, limit: int, cursor: str | None) -> None:
+    """The stale-round sweeps run, newest first; with SWEEP_ID, one with what it decided for each round."""
+
+    def run() -> dict[str, Any]:
+        if sweep_id is not None:
+            return read(sweeper.get_sweep, sweep_id)
+        items, next_cursor = read(lambda conn: sweeper.list_sweeps(conn, limit=limit, cursor=cursor))
+        return {"items": items, "nextCursor": next_cursor}
+
+    _print_or_fail(run)

@@ -18,14 +18,24 @@ from typing import Any
 COLUMNS = (
     "transactionId", "createdAt", "type", "status", "userId", "roundId", "reference",
     "amount", "balanceAfter", "currency", "refundedBy", "sessionId", "gameId", "gameName", "uuid", "note",
+    "campaignId", "campaignType", "jackpotId", "bonusCode", "announcedAmount", "recordedNotCredited",
+)
+# The daily report's columns (queries.daily_report), flattened: one row per day and currency.
+REPORT_COLUMNS = (
+    "day", "currency", "bets.count", "bets.sum", "wins.count", "wins.sum", "refunds.count", "refunds.sum",
+    "cancels.count", "cancels.sum", "ggr", "promo.count", "promo.sum", "jackpot.count", "jackpot.sum",
+    "bonus.count", "bonus.sum", "bonus.announced", "bonus.recordedNotCredited", "adjustments.count",
+    "adjustments.sum",
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: Any) -> str:
-    """One CSV cell: Decimals as plain digits, None empty, formula-like text defused."""
+    """One CSV cell: Decimals as plain digits, None empty, booleans true/false, formula-like text defused."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, Decimal):
         return format(value, "f")
     text = str(value)

@@ -20,35 +20,62 @@ from marshmallow import Schema
 from wallet.admin import schemas as admin
 from wallet.callbacks import schemas as callbacks
 from wallet.jsonutil import dumps
-from wallet.provider import admin as cancel_api
+from wallet.limits import BIGINT_MAX, IDENTIFIER_LENGTH
+from wallet.admin import provider_api as cancel_api
 
 bp = Blueprint("openapi", __name__)
 
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
 ADMIN_AUTH = [{"adminBearer": []}]
-ERROR_TEXT = {400: "bad request", 401: "missing or wrong admin token", 404: "not found",
-              409: "conflict", 422: "invalid input"}
+ERROR_TEXT = {400: "the body cannot be read as JSON", 401: "missing or wrong admin token",
+              404: "not found (also: a path segment that cannot name anything)", 409: "conflict",
+              422: "invalid input; `fields` has the per-field messages",
+              502: "the provider gave no usable answer (the call is recorded; callId names it)",
+              503: "the database is unavailable; retry after the Retry-After header's seconds"}
+# The path parameters of the admin routes, with the limits the routes enforce (404 beyond them).
+_ID_TEXT = {"type": "string", "minLength": 1, "maxLength": IDENTIFIER_LENGTH}
+_DB_ID = {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX}
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "userId": _ID_TEXT, "roundId": _ID_TEXT, "reference": _ID_TEXT, "transactionId": _DB_ID, "cancelId": _DB_ID,
+    "callId": _DB_ID, "sweepId": _DB_ID, "gameId": _ID_TEXT,
+}
 
 
 def _operation(summary: str, *, ok: tuple[int, type[Schema]], tag: str = "admin", body: type[Schema] | None = None,
                query: type[Schema] | None = None,
                errors: tuple[int, ...] = (), path: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
                ) -> dict[str, Any]:
-    """One operation object; every admin operation also answers 401."""
+    """One operation object. Every admin operation also answers 401 and 503; one with a body 400 and
+    422, one with query parameters 422, one with path parameters 404."""
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "security": ADMIN_AUTH, "parameters": []}
-    op["parameters"] += [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}} for name in path]
+    op["parameters"] += [{"in": "path", "name": name, "required": True, "schema": dict(PATH_PARAMETERS[name])}
+                         for name in path]
+    codes = {401, 503, *errors}
     if query is not None:
         op["parameters"].append({"in": "query", "schema": query})
+        codes.add(422)
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        codes |= {400, 422}
+    if path:
+        codes.add(404)
     status, answer = ok
     op["responses"] = {str(status): {"description": "OK", "content": {"application/json": {"schema": answer}}}}
-    for code in (401, *errors):
+    for code in sorted(codes):
         op["responses"][str(code)] = {"description": ERROR_TEXT[code],
                                       "content": {"application/json": {"schema": admin.ErrorOut}}}
+    op["responses"]["503"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     op.update(extra or {})
     return op
+
+
+def _ident_properties(self: Any, field: Any, **kwargs: Any) -> dict[str, Any]:
+    """An identifier (callbacks' Ident) in the document: 1 to its column's length of characters."""
+    limit = getattr(field, "max_length", None)
+    if isinstance(field, callbacks.Ident) and isinstance(limit, int):
+        return {"minLength": 1, "maxLength": limit}
+    return {}
 
 
 def _admin_paths(spec: APISpec) -> None:
@@ -58,7 +85,7 @@ def _admin_paths(spec: APISpec) -> None:
                                               ok=(201, a.PlayerOut), errors=(409, 422))},
         "/admin/players/{userId}": {
             "get": _operation("Balance, currency and status", path=("userId",), ok=(200, a.PlayerOut), errors=(404,)),
-            "patch": _operation("Freeze or unfreeze", path=("userId",), body=a.StatusPatch,
+            "patch": _operation("Freeze or unfreeze: {status, reason}; reason optional", path=("userId",), body=a.StatusPatch,
                                 ok=(200, a.PlayerOut), errors=(404, 422)),
         },
         "/admin/players/{userId}/adjustments": {"post": _operation(
@@ -72,20 +99,23 @@ def _admin_paths(spec: APISpec) -> None:
             query=a.TransactionQuery, ok=(200, a.TransactionPageOut), errors=(422,),
             extra={"x-csv": "text/csv: header row then one row per entry, streamed"})},
         "/admin/transactions/{transactionId}": {"get": _operation(
-            "One entry with the entries it links (a bet's refund, a refund's bets)", path=("transactionId",),
+            "One entry with the entries it links (a bet's refund or cancel, a refund's or cancel's bets)", path=("transactionId",),
             ok=(200, a.TransactionDetailOut), errors=(404,))},
         "/admin/transactions/by-reference/{reference}": {"get": _operation(
             "Every entry under a provider reference, with links", path=("reference",),
             ok=(200, a.ReferenceOut), errors=(404,))},
         "/admin/rounds/{roundId}": {"get": _operation(
-            "A player's round: status, bets, results, refunds, totals, cancel records "
+            "A player's round: status, bets, results, refunds, cancels, prizes (promo, jackpot), totals, "
+            "cancel records "
             "(409 when several players have a round with this id and no userId is given)",
             path=("roundId",), query=a.RoundQuery, ok=(200, a.RoundOut), errors=(404, 409))},
         "/admin/reports/daily": {"get": _operation(
-            "Counts and sums per UTC day and currency; GGR = bets - wins - refunds", query=a.ReportQuery,
+            "Counts and sums per UTC day and currency: bets, wins, refunds, cancels, promo, jackpot, bonus, "
+            "adjustments; GGR = bets - wins - refunds - cancels (prizes beside it, not inside)", query=a.ReportQuery,
             ok=(200, a.DailyReportOut), errors=(422,))},
         "/admin/reconciliation": {"get": _operation(
-            "Check the ledger's invariants and name every mismatch", ok=(200, a.ReconciliationOut))},
+            "Check the ledger's invariants and name every mismatch; list bonus wins recorded, not credited",
+            ok=(200, a.ReconciliationOut))},
         "/admin/cancel-round": {"post": _operation(
             "Send Lucky Monaco's CancelRound for a bet (synchronous, retried with one uuid); 201 with the record",
             body=cancel_api.CancelRoundBody, ok=(201, cancel_api.CancelOut), errors=(404, 409, 422))},
@@ -96,8 +126,85 @@ def _admin_paths(spec: APISpec) -> None:
             "One CancelRound record with its body and every attempt", path=("cancelId",),
             ok=(200, cancel_api.CancelOut), errors=(404,))},
     }
+    adjustment = paths["/admin/players/{userId}/adjustments"]["post"]["responses"]
+    adjustment["200"] = {**adjustment["201"], "description": "a repetition: the adjustment first posted, nothing moved"}
     csv_content = {"text/csv": {"schema": {"type": "string"}}}
     paths["/admin/transactions"]["get"]["responses"]["200"]["content"].update(csv_content)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+
+
+# --------------------------------------------------------------------------- the provider (wallet/admin/provider_api.py)
+
+
+def _provider_paths(spec: APISpec) -> None:
+    """GetRoundStatus, CloseSession, HealthCheck, the provider calls' record, stale rounds and sweeps
+    (CancelRound and its records are in _admin_paths)."""
+    p = cancel_api
+    paths: dict[str, dict[str, dict[str, Any]]] = {
+        "/admin/rounds/{roundId}/provider-status": {"get": _operation(
+            "Ask the provider about a round (GetRoundStatus): its answer as sent, or 502 when it gives no "
+            "round status (an error code, no answer, an unknown roundStatus)", path=("roundId",),
+            query=p.ProviderStatusQuery, ok=(200, p.RoundStatusOut), errors=(502,))},
+        "/admin/players/{userId}/close-session": {"post": _operation(
+            "Close the player's game session at the provider (CloseSession); 201 with the call's record, "
+            "whose status says how it ended", path=("userId",), body=p.CloseSessionBody, ok=(201, p.CallOut),
+            errors=(404,))},
+        "/admin/provider/health": {"get": _operation(
+            "HealthCheck the provider (one attempt): up, latencyMs, error", ok=(200, p.HealthOut))},
+        "/admin/provider/calls": {"get": _operation(
+            "Every call made to the provider, newest first", query=p.CallsQuery, ok=(200, p.CallPageOut))},
+        "/admin/provider/calls/{callId}": {"get": _operation(
+            "One provider call with its body (token shown as ***) and every attempt", path=("callId",),
+            ok=(200, p.CallOut))},
+        "/admin/stale-rounds": {"get": _operation(
+            "Open rounds with an unrefunded bet, no Result and no EndRound, whose last entry is older than "
+            "olderThanHours; oldest first, keyset-paginated", query=p.StaleRoundsQuery, ok=(200, p.StaleRoundPageOut))},
+        "/admin/stale-rounds/sweep": {"post": _operation(
+            "Ask the provider about each stale round and cancel those in progress (dryRun: send nothing); "
+            "answers when done; the sweep's record is at the Location header", body=p.SweepBody,
+            ok=(200, p.SweepOut))},
+        "/admin/stale-rounds/sweeps": {"get": _operation(
+            "The sweeps run, newest first", query=p.SweepsQuery, ok=(200, p.SweepPageOut))},
+        "/admin/stale-rounds/sweeps/{sweepId}": {"get": _operation(
+            "One sweep with what it decided for each round and the calls it made", path=("sweepId",),
+            ok=(200, p.SweepRecordOut))},
+    }
+    for path in ("/admin/players/{userId}/close-session", "/admin/stale-rounds/sweep"):
+        paths[path]["post"]["requestBody"]["required"] = False  # every field has a default
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+
+
+# --------------------------------------------------------------------------- operator controls (wallet/admin/controls_api.py)
+
+
+def _controls_paths(spec: APISpec) -> None:
+    """The game catalogue, player limits and self-exclusion (docs/protocol.md, "Operator controls")."""
+    from wallet.admin import controls_schemas as c
+
+    paths: dict[str, dict[str, dict[str, Any]]] = {
+        "/admin/games": {"get": _operation(
+            "The game catalogue: every game a Bet has named (recorded enabled on its first Bet), by gameId",
+            query=c.GamesQuery, ok=(200, c.GameListOut))},
+        "/admin/games/{gameId}": {
+            "get": _operation("One game of the catalogue", path=("gameId",), ok=(200, c.GameOut)),
+            "patch": _operation(
+                "Enable or disable a game, with a reason: a disabled game's Bets get 8 and move nothing; its "
+                "wins, refunds and cancels are processed as usual", path=("gameId",), body=c.GamePatch,
+                ok=(200, c.GameOut)),
+        },
+        "/admin/players/{userId}/limits": {
+            "get": _operation(
+                "A player's limits in force, each pending loosening with the time it takes effect, and the "
+                "self-exclusion", path=("userId",), ok=(200, c.PlayerLimitsOut)),
+            "put": _operation(
+                "Change some of a player's limits, with a reason: fields given change, fields absent stay, null "
+                "removes; tightening at once, loosening after WALLET_LIMIT_COOLING_OFF_HOURS (pending until then); "
+                "excludedUntil set or extended only (409 to shorten or remove it, 422 not in the future); "
+                "answers as GET", path=("userId",), body=c.LimitsPut, ok=(200, c.PlayerLimitsOut), errors=(409,)),
+        },
+    }
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
 
@@ -106,7 +213,7 @@ CALLBACK_ANSWER = {
     "type": "object",
     "required": ["error", "description"],
     "properties": {
-        "error": {"type": "integer", "description": "0 success; the provider's table (PROTOCOL.md section 6)"},
+        "error": {"type": "integer", "description": "0 success; the provider's table (docs/protocol.md section 7)"},
         "description": {"type": "string"},
         "reference": {"type": "string"},
         "transactionId": {"type": "string"},
@@ -142,11 +249,18 @@ def build_spec() -> dict[str, Any]:
     plugin.map_to_openapi_type(callbacks.Amount, "string", "decimal")
     plugin.map_to_openapi_type(callbacks.Details, "string", None)
     plugin.map_to_openapi_type(admin.SignedAmount, "string", "decimal")
+    from wallet.admin.controls_schemas import LimitAmount  # here: it imports wallet.admin.schemas
+
+    plugin.map_to_openapi_type(LimitAmount, "string", "decimal")
+    assert plugin.converter is not None
+    plugin.converter.add_attribute_function(_ident_properties)
     spec.components.security_scheme("adminBearer", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme("callbackSignature", {
         "type": "apiKey", "in": "header", "name": "X-Signature",
         "description": "hex HMAC-SHA256 of the raw body keyed by the callback secret"})
     _admin_paths(spec)
+    _provider_paths(spec)
+    _controls_paths(spec)
     _callback_paths(spec)
     return spec.to_dict()
 

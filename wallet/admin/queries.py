@@ -18,26 +18,29 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, and_, func, not_, or_, select
 
+from wallet.controls.service import limits_view
 from wallet.ledger.models import iso, players, reversals, rounds, transactions
 from wallet.provider.service import MAX_PAGE as CANCEL_PAGE
 from wallet.provider.service import list_cancels
 from wallet.ledger.outcomes import Conflict, Invalid, NotFound
-from wallet.ledger.services import round_settled
 from wallet.money import from_minor
 
 MAX_PAGE = 1000
 MAX_REPORT_DAYS = 366
-TYPES = ("bet", "win", "refund", "adjustment")
-# A status names what became of an entry; each status belongs to one type (or, for 'posted', two).
+TYPES = ("bet", "win", "refund", "cancel", "promo", "jackpot", "bonus", "adjustment")
+REVERSAL_KINDS = ("refund", "cancel")
+# A status names what became of an entry, and belongs to these types.
 STATUS_TYPES: dict[str, tuple[str, ...]] = {
     "open": ("bet",),        # not refunded, round neither has a result nor ended: still refundable
     "settled": ("bet",),     # not refunded, round has a result or ended
-    "refunded": ("bet",),    # reversed by a refund entry
-    "applied": ("refund",),  # reversed one or more bets
-    "unmatched": ("refund",),  # a refund without a bet: recorded, nothing moved
-    "posted": ("win", "adjustment"),
+    "refunded": ("bet",),    # reversed by a refund or cancel entry
+    "applied": REVERSAL_KINDS,    # reversed one or more bets
+    "unmatched": REVERSAL_KINDS,  # a reversal without a bet: recorded, nothing moved
+    "posted": ("win", "promo", "jackpot", "bonus", "adjustment"),
 }
 STATUSES = tuple(STATUS_TYPES)
+# Wins outside a round's Result (PromoWin, JackpotWin, BonusWin, a Result's promo win): money no bet paid for.
+PRIZE_KINDS = ("promo", "jackpot", "bonus")
 
 
 
@@ -53,10 +56,11 @@ def player_dict(row: Row[Any]) -> dict[str, Any]:
 
 
 def get_player(conn: Connection, user_id: str) -> dict[str, Any]:
+    """The player, with the self-exclusion and the limits (as GET /admin/players/<userId>/limits)."""
     row = conn.execute(select(players).where(players.c.user_id == user_id)).first()
     if row is None:
         raise NotFound(f"player {user_id} not found")
-    return player_dict(row)
+    return {**player_dict(row), "excludedUntil": iso(row.excluded_until), "limits": limits_view(conn, row)}
 
 
 # --------------------------------------------------------------------------- cursors
@@ -89,7 +93,7 @@ def _probe(column: Any, *where: Any) -> Any:
 _refunded_by = _probe(reversals.c.refund_id, reversals.c.bet_id == transactions.c.id)
 _applied = _probe(reversals.c.bet_id, reversals.c.refund_id == transactions.c.id).is_not(None)
 _settled_round = _probe(
-    rounds.c.id, rounds.c.id == transactions.c.round_pk, or_(rounds.c.has_result.is_(True), rounds.c.status == "ended")
+    rounds.c.id, rounds.c.id == transactions.c.round_pk, rounds.c.settled.is_(True)
 ).is_not(None)
 
 
@@ -104,7 +108,7 @@ def _transaction_select() -> Select[Any]:
         _probe(players.c.user_id, players.c.id == transactions.c.player_id).label("user_id"),
         _probe(rounds.c.round_id, rounds.c.id == transactions.c.round_pk).label("round_id"),
         _probe(rounds.c.status, rounds.c.id == transactions.c.round_pk).label("round_status"),
-        _probe(rounds.c.has_result, rounds.c.id == transactions.c.round_pk).label("has_result"),
+        _probe(rounds.c.settled, rounds.c.id == transactions.c.round_pk).label("settled"),
         _refunded_by.label("refunded_by"),
         _applied.label("applied"),
     )
@@ -115,8 +119,8 @@ def status_of(row: Row[Any]) -> str:
     if row.kind == "bet":
         if row.refunded_by is not None:
             return "refunded"
-        return "settled" if round_settled(row.has_result, row.round_status) else "open"
-    if row.kind == "refund":
+        return "settled" if row.settled else "open"
+    if row.kind in REVERSAL_KINDS:
         return "applied" if row.applied else "unmatched"
     return "posted"
 
@@ -126,13 +130,22 @@ def _status_condition(status: str) -> Any:
         "open": and_(transactions.c.kind == "bet", _refunded_by.is_(None), not_(_settled_round)),
         "settled": and_(transactions.c.kind == "bet", _refunded_by.is_(None), _settled_round),
         "refunded": and_(transactions.c.kind == "bet", _refunded_by.is_not(None)),
-        "applied": and_(transactions.c.kind == "refund", _applied),
-        "unmatched": and_(transactions.c.kind == "refund", not_(_applied)),
+        "applied": and_(transactions.c.kind.in_(REVERSAL_KINDS), _applied),
+        "unmatched": and_(transactions.c.kind.in_(REVERSAL_KINDS), not_(_applied)),
         "posted": transactions.c.kind.in_(STATUS_TYPES["posted"]),
     }[status]
 
 
+def recorded_not_credited(kind: str, amount: int) -> bool:
+    """A BonusWin recorded for 0.00 with its announced amount beside it (WALLET_BONUS_WIN=record)."""
+    return kind == "bonus" and amount == 0
+
+
 def transaction_dict(row: Row[Any]) -> dict[str, Any]:
+    """An entry as staff see it. Every kind has every key; the prize fields are null where they do not
+    apply: `campaignId`/`campaignType` (promo), `jackpotId` (jackpot), `bonusCode` (bonus, and a bet or
+    win that carried one), `announcedAmount` (the amount a prize announced: promo, jackpot, bonus)."""
+    announced = row.announced_amount
     return {
         "transactionId": str(row.id),
         "type": row.kind,
@@ -150,6 +163,12 @@ def transaction_dict(row: Row[Any]) -> dict[str, Any]:
         "uuid": row.request_uuid,
         "note": row.note,
         "createdAt": iso(row.created_at),
+        "campaignId": row.campaign_id,
+        "campaignType": row.campaign_type,
+        "jackpotId": row.jackpot_id,
+        "bonusCode": row.bonus_code,
+        "announcedAmount": from_minor(announced, row.currency) if announced is not None else None,
+        "recordedNotCredited": recorded_not_credited(row.kind, row.amount),
     }
 
 
@@ -189,7 +208,6 @@ def _conditions(f: TransactionFilter) -> list[Any]:
         conditions.append(transactions.c.kind == f.type)
     if f.status is not None:
         conditions.append(_status_condition(f.status))
-    # In UTC: SQLite compares the stored UTC wall-clock text and would ignore another zone.
     if f.since is not None:
         conditions.append(transactions.c.created_at >= f.since.astimezone(UTC))
     if f.until is not None:
@@ -238,7 +256,7 @@ def iter_transactions(conn: Connection, f: TransactionFilter, batch: int = 2000)
 
 
 def _detail(conn: Connection, row: Row[Any]) -> dict[str, Any]:
-    """An entry with the entries it links: a bet's refund, a refund's reversed bets."""
+    """An entry with the entries it links: a bet's refund or cancel, a refund's or cancel's reversed bets."""
     item = transaction_dict(row)
     item["reversedBy"] = (
         [transaction_dict(r) for r in conn.execute(_transaction_select().where(transactions.c.id == row.refunded_by))]
@@ -250,7 +268,7 @@ def _detail(conn: Connection, row: Row[Any]) -> dict[str, Any]:
         for r in conn.execute(
             _transaction_select().where(transactions.c.id.in_(reversed_bets)).order_by(transactions.c.id)
         )
-    ] if row.kind == "refund" else []
+    ] if row.kind in REVERSAL_KINDS else []
     return item
 
 
@@ -262,7 +280,8 @@ def get_transaction(conn: Connection, tx_id: int) -> dict[str, Any]:
 
 
 def get_by_reference(conn: Connection, reference: str) -> dict[str, Any]:
-    """All entries recorded under a provider reference (a bet and the refund that names it share one)."""
+    """All entries recorded under a provider reference (a bet and the refund or cancel that names it
+    share one)."""
     rows = conn.execute(
         _transaction_select().where(transactions.c.reference == reference).order_by(transactions.c.id)
     ).all()
@@ -281,6 +300,10 @@ def cancel_requests_for_round(conn: Connection, round_id: str, user_id: str) -> 
 
 def get_round(conn: Connection, round_id: str, user_id: str | None = None) -> dict[str, Any]:
     """A round, its status, its entries grouped by type, and their totals in the player's currency.
+
+    Groups: bets, results (wins), refunds, cancels, and prizes: the promo entries of the round's Results
+    (promoWinAmount) and its JackpotWins, which are linked to the round (a PromoWin is tied to no round).
+    Totals are magnitudes per group plus the player's signed `net` over every entry.
 
     Rounds belong to one player; when players share a roundId, `user_id` says
     whose (without it that is a 409 naming them).
@@ -303,8 +326,11 @@ def get_round(conn: Connection, round_id: str, user_id: str | None = None) -> di
     entries = [transaction_dict(e) for e in conn.execute(in_round)]
     zero = from_minor(0, row.currency)
 
-    def total(kind: str) -> Decimal:
-        return sum((abs(e["amount"]) for e in entries if e["type"] == kind), zero)
+    def of(*kinds: str) -> list[dict[str, Any]]:
+        return [e for e in entries if e["type"] in kinds]
+
+    def total(*kinds: str) -> Decimal:
+        return sum((abs(e["amount"]) for e in of(*kinds)), zero)
 
     return {
         "roundId": row.round_id,
@@ -315,10 +341,13 @@ def get_round(conn: Connection, round_id: str, user_id: str | None = None) -> di
         "hasResult": bool(row.has_result),
         "createdAt": iso(row.created_at),
         "totals": {"bets": total("bet"), "wins": total("win"), "refunds": total("refund"),
+                   "cancels": total("cancel"), "prizes": total(*PRIZE_KINDS),
                    "net": sum((e["amount"] for e in entries), zero)},
-        "bets": [e for e in entries if e["type"] == "bet"],
-        "results": [e for e in entries if e["type"] == "win"],
-        "refunds": [e for e in entries if e["type"] == "refund"],
+        "bets": of("bet"),
+        "results": of("win"),
+        "refunds": of("refund"),
+        "cancels": of("cancel"),
+        "prizes": of(*PRIZE_KINDS),
         "entries": entries,
         "cancelRequests": cancel_requests_for_round(conn, row.round_id, row.user_id),
     }
@@ -335,42 +364,47 @@ def player_history(conn: Connection, user_id: str, limit: int = 100, cursor: str
 
 
 def _day(conn: Connection) -> Any:
-    """The UTC calendar day of an entry, as text 'YYYY-MM-DD' on both backends."""
-    if conn.dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", transactions.c.created_at), "YYYY-MM-DD")
-    return func.strftime("%Y-%m-%d", transactions.c.created_at)  # SQLite stores UTC without its zone
+    """The UTC calendar day of an entry, as text 'YYYY-MM-DD'."""
+    return func.to_char(func.timezone("UTC", transactions.c.created_at), "YYYY-MM-DD")
 
 
 def daily_report(conn: Connection, first: date, last: date) -> dict[str, Any]:
     """Counts and exact sums per UTC day and currency; `first` and `last` are both included.
 
     Sums are positive magnitudes (bets as staked) except adjustments, which keep
-    their sign. GGR = bets - wins - refunds.
+    their sign. GGR = bets - wins - refunds - cancels: what the games kept. The
+    prizes (promo, jackpot, bonus: money no bet paid for) are columns beside it,
+    never inside it; a bonus win recorded and not credited counts 0 in `sum`, and
+    its announced amount is in `bonus.announced`.
     """
     if last < first:
         raise Invalid("to must not be before from")
     if (last - first).days >= MAX_REPORT_DAYS:
         raise Invalid(f"a report covers at most {MAX_REPORT_DAYS} days")
     day = _day(conn).label("day")
-    since = datetime.combine(first, time(), UTC)
-    until = datetime.combine(last + timedelta(days=1), time(), UTC)
+    period = [transactions.c.created_at >= datetime.combine(first, time(), UTC)]
+    if last < date.max:  # the calendar's last day has no next day to stop before
+        period.append(transactions.c.created_at < datetime.combine(last + timedelta(days=1), time(), UTC))
+    not_credited = and_(transactions.c.kind == "bonus", transactions.c.amount == 0)
     rows = conn.execute(
         select(day, transactions.c.currency, transactions.c.kind,
-               func.count().label("n"), func.sum(transactions.c.amount).label("total"))
-        .where(transactions.c.created_at >= since, transactions.c.created_at < until)
+               func.count().label("n"), func.sum(transactions.c.amount).label("total"),
+               func.coalesce(func.sum(transactions.c.announced_amount), 0).label("announced"),
+               func.count().filter(not_credited).label("not_credited"))
+        .where(*period)
         .group_by(day, transactions.c.currency, transactions.c.kind)
         .order_by(day, transactions.c.currency)
     ).all()
     buckets: dict[tuple[str, str], dict[str, list[int]]] = {}
     for r in rows:
-        counts = buckets.setdefault((r.day, r.currency), {k: [0, 0] for k in TYPES})
-        counts[r.kind] = [int(r.n), int(r.total)]
+        counts = buckets.setdefault((r.day, r.currency), _no_counts())
+        counts[r.kind] = [int(r.n), int(r.total), int(r.announced), int(r.not_credited)]
     days = [_report_row(day_, currency, counts) for (day_, currency), counts in buckets.items()]
     totals: dict[str, dict[str, list[int]]] = {}
     for (_, currency), counts in buckets.items():
-        into = totals.setdefault(currency, {k: [0, 0] for k in TYPES})
-        for kind, (n, total) in counts.items():
-            into[kind] = [into[kind][0] + n, into[kind][1] + total]
+        into = totals.setdefault(currency, _no_counts())
+        for kind, figures in counts.items():
+            into[kind] = [a + b for a, b in zip(into[kind], figures)]
     return {
         "from": first.isoformat(),
         "to": last.isoformat(),
@@ -379,21 +413,31 @@ def daily_report(conn: Connection, first: date, last: date) -> dict[str, Any]:
     }
 
 
+def _no_counts() -> dict[str, list[int]]:
+    """Per kind: [entries, sum of amounts, sum of announced amounts, bonus wins not credited], minor units."""
+    return {k: [0, 0, 0, 0] for k in TYPES}
+
+
 def _report_row(day: str | None, currency: str, counts: dict[str, list[int]]) -> dict[str, Any]:
-    bets, wins, refunds = -counts["bet"][1], counts["win"][1], counts["refund"][1]
+    bets, wins, refunds, cancels = -counts["bet"][1], counts["win"][1], counts["refund"][1], counts["cancel"][1]
 
-    def pair(kind: str, minor: int) -> dict[str, Any]:
-        return {"count": counts[kind][0], "sum": from_minor(minor, currency)}
+    def pair(kind: str, minor: int | None = None) -> dict[str, Any]:
+        return {"count": counts[kind][0], "sum": from_minor(counts[kind][1] if minor is None else minor, currency)}
 
+    _, _, announced, not_credited = counts["bonus"]
     row: dict[str, Any] = {"day": day} if day is not None else {}
     return {
         **row,
         "currency": currency,
         "bets": pair("bet", bets),
-        "wins": pair("win", wins),
-        "refunds": pair("refund", refunds),
-        "adjustments": pair("adjustment", counts["adjustment"][1]),
-        "ggr": from_minor(bets - wins - refunds, currency),
+        "wins": pair("win"),
+        "refunds": pair("refund"),
+        "cancels": pair("cancel"),
+        "promo": pair("promo"),
+        "jackpot": pair("jackpot"),
+        "bonus": {**pair("bonus"), "announced": from_minor(announced, currency), "recordedNotCredited": not_credited},
+        "adjustments": pair("adjustment"),
+        "ggr": from_minor(bets - wins - refunds - cancels, currency),
     }
 
 
@@ -408,7 +452,9 @@ def reconciliation(conn: Connection) -> dict[str, Any]:
     * every reversal nets its bet to zero, and links a bet to a refund;
     * no bet is reversed twice (the reversals key forbids it; this catches a
       schema that lost the key);
-    * every refund's amount equals the sum of the bets it reversed.
+    * every refund's (or cancel's) amount equals the sum of the bets it reversed.
+
+    BonusWins recorded and not credited are not mismatches: listed apart (bonus_wins_recorded).
     """
     mismatches: list[dict[str, Any]] = []
     sums = (
@@ -455,7 +501,8 @@ def reconciliation(conn: Connection) -> dict[str, Any]:
         .select_from(
             reversals.join(bet, bet.c.id == reversals.c.bet_id).join(refund, refund.c.id == reversals.c.refund_id)
         )
-        .where((bet.c.amount + reversals.c.amount != 0) | (bet.c.kind != "bet") | (refund.c.kind != "refund"))
+        .where((bet.c.amount + reversals.c.amount != 0) | (bet.c.kind != "bet")
+               | refund.c.kind.not_in(REVERSAL_KINDS))
     ):
         mismatches.append({
             "kind": "refund_does_not_net_bet",
@@ -488,7 +535,7 @@ def reconciliation(conn: Connection) -> dict[str, Any]:
         select(transactions.c.id, transactions.c.reference, transactions.c.amount, transactions.c.currency,
                func.coalesce(linked.c.total, 0).label("total"))
         .select_from(transactions.outerjoin(linked, linked.c.refund_id == transactions.c.id))
-        .where(transactions.c.kind == "refund", transactions.c.amount != func.coalesce(linked.c.total, 0))
+        .where(transactions.c.kind.in_(REVERSAL_KINDS), transactions.c.amount != func.coalesce(linked.c.total, 0))
     ):
         mismatches.append({
             "kind": "refund_amount_differs_from_bets",
@@ -497,4 +544,19 @@ def reconciliation(conn: Connection) -> dict[str, Any]:
             "amount": from_minor(row.amount, row.currency),
             "sumOfReversedBets": from_minor(int(row.total), row.currency),
         })
-    return {"ok": not mismatches, "mismatches": mismatches}
+    return {"ok": not mismatches, "mismatches": mismatches, "bonusWinsRecorded": bonus_wins_recorded(conn)}
+
+
+def bonus_wins_recorded(conn: Connection) -> list[dict[str, Any]]:
+    """BonusWins recorded for 0.00 and not credited (WALLET_BONUS_WIN=record): not mismatches (the
+    provider pays free-round wins through Result), listed apart for staff to see what was announced."""
+    rows = conn.execute(
+        select(transactions.c.id, transactions.c.reference, transactions.c.bonus_code, transactions.c.currency,
+               transactions.c.announced_amount, transactions.c.created_at, players.c.user_id)
+        .select_from(transactions.join(players, players.c.id == transactions.c.player_id))
+        .where(transactions.c.kind == "bonus", transactions.c.amount == 0)
+        .order_by(transactions.c.id)
+    )
+    return [{"transactionId": str(r.id), "userId": r.user_id, "reference": r.reference, "bonusCode": r.bonus_code,
+             "announced": from_minor(r.announced_amount or 0, r.currency), "currency": r.currency,
+             "createdAt": iso(r.created_at)} for r in rows]

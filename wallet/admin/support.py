@@ -15,8 +15,12 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from wallet.admin import queries
-from wallet.admin.blueprint import read, secret_matches
-from wallet.ledger.outcomes import AdminError
+from wallet.controls import service as controls
+from wallet.admin.blueprint import path_problem, read, secret_matches
+from wallet.admin.schemas import CURSOR_LENGTH, is_db_id
+from wallet.jsonutil import text_problem
+from wallet.ledger.outcomes import AdminError, Invalid, NotFound
+from wallet.limits import IDENTIFIER_LENGTH
 
 bp = Blueprint("support", __name__, template_folder="templates")
 
@@ -44,6 +48,26 @@ def _authenticate() -> Response | None:
                     headers={"WWW-Authenticate": 'Basic realm="wallet-support", charset="UTF-8"'})
 
 
+@bp.before_request
+def _check_path() -> None:
+    """After the credentials: a path segment that cannot name anything is a 404 before any query."""
+    for name, value in (request.view_args or {}).items():
+        problem = path_problem(name, value)
+        if problem:
+            raise NotFound(problem)
+
+
+def _arg(name: str, limit: int) -> str | None:
+    """A query parameter the database can hold (no NUL, no lone surrogate, at most `limit` characters),
+    or None when absent or empty; 422 otherwise."""
+    value = request.args.get(name) or None
+    if value is not None:
+        problem = text_problem(value) or (f"has more than {limit} characters" if len(value) > limit else None)
+        if problem:
+            raise Invalid(f"{name} {problem}")
+    return value
+
+
 @bp.after_request
 def _harden(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
@@ -65,7 +89,7 @@ def search() -> BaseResponse | str:
     if not q or kind not in SEARCH_KINDS:
         return render_template("support/search.html", kinds=SEARCH_KINDS, by=kind, q=q)
     if kind == "transaction":
-        if not q.isdigit():
+        if not is_db_id(q):
             return render_template("support/message.html", message=f"{q!r} is not a transaction id"), 404  # type: ignore[return-value]
         return redirect(url_for(".transaction", tx_id=int(q)))
     view = {"reference": ".reference", "player": ".player", "round": ".round_"}[kind]
@@ -75,13 +99,20 @@ def search() -> BaseResponse | str:
 
 @bp.get("/players/<user_id>")
 def player(user_id: str) -> str:
-    history = read(queries.player_history, user_id, 50, request.args.get("cursor") or None)
-    return render_template("support/player.html", player=history)
+    """The player (with its limits and self-exclusion: player_history includes them) and its history."""
+    history = read(queries.player_history, user_id, 50, _arg("cursor", CURSOR_LENGTH))
+    return render_template("support/player.html", player=history, limit_names=controls.LIMITS)
+
+
+@bp.get("/games")
+def games() -> str:
+    """The game catalogue, enabled or not (read-only: staff change it with the API or the CLI)."""
+    return render_template("support/games.html", games=read(controls.list_games))
 
 
 @bp.get("/rounds/<round_id>")
 def round_(round_id: str) -> str:
-    found = read(queries.get_round, round_id, request.args.get("userId") or None)
+    found = read(queries.get_round, round_id, _arg("userId", IDENTIFIER_LENGTH))
     return render_template("support/round.html", round=found)
 
 
