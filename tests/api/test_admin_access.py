@@ -21,7 +21,7 @@ ADMIN_GETS = ["/admin/transactions", "/admin/transactions/1", "/admin/transactio
               "/admin/reports/daily?from=2026-01-01&to=2026-01-02", "/admin/reconciliation",
               "/admin/transactions?format=csv", "/admin/games", "/admin/games/g1", "/admin/players/p1/limits"]
 SUPPORT_GETS = ["/support/", "/support/rounds/r1", "/support/players/p1", "/support/references/b1", "/support/games",
-                "/support/transactions/1"]
+                "/support/transactions/1", "/support/stale-rounds"]
 
 
 def basic(password: str, user: str = "staff") -> dict[str, str]:

@@ -4,6 +4,8 @@ twice (one sweep after another, or two at once), the money back, the record and 
 
 from __future__ import annotations
 
+import base64
+
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import pytest
 
 from tests.api.test_provider_calls import HTML_502, World, closed_port_url, wallet
 from tests.provider_fake import FakeProvider, in_process
+from tests.support import ADMIN_TOKEN
 from wallet import clock
 
 
@@ -97,6 +100,16 @@ def test_a_stale_round_has_an_unrefunded_bet_no_result_no_end_and_an_old_last_en
                     "openAmount": 4.0, "lastCancel": None}
     assert [i["roundId"] for i in stale(world, olderThanHours=1)["items"]] == ["r-old", "r-mixed", "r-recent"]
     assert stale(world, olderThanHours=1, userId="someone")["items"] == []
+
+    # the back-office site lists the same rounds, with links to each round and player
+    auth = {"Authorization": "Basic " + base64.b64encode(f"staff:{ADMIN_TOKEN}".encode()).decode()}
+    page = world.app.test_client().get("/support/stale-rounds", headers=auth)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "r-old" in text and "4.00 USD" in text and "r-recent" not in text and "r-won" not in text
+    text = world.app.test_client().get("/support/stale-rounds?olderThanHours=1", headers=auth).get_data(as_text=True)
+    assert all(r in text for r in ("r-old", "r-mixed", "r-recent")) and "r-refunded" not in text
+    assert world.app.test_client().get("/support/stale-rounds?olderThanHours=soon", headers=auth).status_code == 422
 
 
 def test_the_list_is_keyset_paginated_and_refuses_what_it_cannot_read(world: World):

@@ -16,6 +16,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from wallet.admin import queries
 from wallet.controls import service as controls
+from wallet.provider import sweeper
 from wallet.admin.blueprint import path_problem, read, secret_matches
 from wallet.admin.schemas import CURSOR_LENGTH, is_db_id
 from wallet.jsonutil import text_problem
@@ -108,6 +109,22 @@ def player(user_id: str) -> str:
 def games() -> str:
     """The game catalogue, enabled or not (read-only: staff change it with the API or the CLI)."""
     return render_template("support/games.html", games=read(controls.list_games))
+
+
+@bp.get("/stale-rounds")
+def stale_rounds() -> str:
+    """Rounds left open: an unrefunded bet, no Result, no EndRound, nothing for `olderThanHours`
+    (default 24). Read-only: staff sweep them with the API or `sweep-rounds`."""
+    hours = _arg("olderThanHours", 12) or "24"
+    try:
+        older_than = float(hours)
+    except ValueError:
+        raise Invalid("olderThanHours must be a number of hours") from None
+    if not 0 <= older_than <= 24 * 366:
+        raise Invalid("olderThanHours must be between 0 and 8784")
+    cursor = _arg("cursor", CURSOR_LENGTH)
+    items, next_cursor = read(lambda conn: sweeper.stale_rounds(conn, older_than, limit=100, cursor=cursor))
+    return render_template("support/stale_rounds.html", rounds=items, hours=hours, next_cursor=next_cursor)
 
 
 @bp.get("/rounds/<round_id>")
