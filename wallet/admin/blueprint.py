@@ -74,7 +74,7 @@ KINDS = {400: "badrequest", 401: "unauthorized", 403: "forbidden", 404: "notfoun
 # Path segments of the admin routes: what each names, and its limit (the column's length).
 PATH_TEXT = {"user_id": ("player", "userId"), "round_id": ("round", "roundId"), "reference": ("reference", "reference"),
              "game_id": ("game", "gameId")}
-PATH_IDS = {"tx_id": "transaction", "cancel_id": "cancel"}
+PATH_IDS = {"tx_id": "transaction", "cancel_id": "cancel", "call_id": "provider call", "sweep_id": "sweep"}
 
 
 # --------------------------------------------------------------------------- errors
