@@ -1,4 +1,5 @@
--- Shared by bet.lua and refund.lua: per-thread counters, answer-code tally, JSON summary.
+-- Shared by the wrk scripts (bet, refund, cancel, promowin): per-thread counters, answer-code
+-- tally, JSON summary.
 -- Environment: BENCH_RUN (unique tag of this run), BENCH_PLAYERS, BENCH_RESULT (file to append to).
 local M = {}
 
@@ -51,6 +52,29 @@ function M.body(fields)
 end
 
 M.headers = {["Content-Type"] = "application/json"}
+
+-- Refund and Cancel: every request reverses a different pre-created bet (bench/seed.py bets):
+-- bet i is "<BENCH_BETS>-<i>" of player (i mod BENCH_PLAYERS)+1, amount 1.00 USD. Thread t of T
+-- takes i = BENCH_START + t + T*n, so no two requests share a bet (bench/run.sh moves BENCH_START
+-- past the busiest thread of the previous run). `tag` starts the uuids.
+function M.reversal(method, tag)
+  local prefix = os.getenv("BENCH_BETS") or "rb"
+  local start = tonumber(os.getenv("BENCH_START") or "1")
+  local nthreads = tonumber(os.getenv("BENCH_THREADS") or "2")
+  local path = "/V4/" .. method
+  return function()
+    local i = start + tid + nthreads * n
+    n = n + 1
+    local player = i % M.players + 1
+    local body = M.body({
+      {"providerId", "LuckyMonaco"}, {"userId", "bench-p" .. player}, {"sessionId", "s-" .. player},
+      {"currency", "USD"}, {"uuid", string.format("%s-%s-%d-%d", tag, M.run, tid, n)},
+      {"gameId", "Im_60_tumblefortune"}, {"gameName", "tumblefortune"},
+      {"reference", prefix .. "-" .. i}, {"amount", "1.00"}, {"timeStamp", "2026-11-24T10:00:05Z"},
+    })
+    return wrk.format("POST", path, M.headers, body)
+  end
+end
 
 -- Install wrk's hooks: per-thread request counter `n` and answer tally `codes`.
 function M.install()

@@ -1,46 +1,156 @@
-"""Turn a bench run's results.jsonl into the Markdown table of docs/performance.md."""
+"""Turn a bench run's results.jsonl into the Markdown tables of docs/performance.md.
+
+    python bench/report.py RESULTS.jsonl              # bench/run.sh
+    python bench/report.py --devices RESULTS.jsonl    # bench/run.sh devices
+"""
 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
+from typing import Any
+
+TARGET = 0.40  # Refund at 32 connections >= TARGET x pgbench's tpcb-like tps, in the same run
+PAYS = 0.05  # a hot-path device stays if it gains at least this much throughput
 
 
-def cpu(row: dict, side: str) -> str:
+def cpu(row: dict[str, Any], side: str) -> str:
     """CPU ms per request; '>=' when a worker was recycled in the window (its CPU is missing)."""
     value = f"{row.get(f'{side}_cpu_ms_per_req', 0):.2f}"
     return f">={value}" if row.get("workers_recycled") else value
 
 
-def main(path: str) -> None:
-    rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+def answers(row: dict[str, Any]) -> str:
+    codes = " ".join(f"{k}:{v}" for k, v in sorted(row["codes"].items()))
+    if row.get("socket_errors"):
+        codes += f" socket-errors:{row['socket_errors']}"
+    return codes
+
+
+def bench(rows: list[dict[str, Any]]) -> None:
     pgbench = next((r for r in rows if r["phase"] == "pgbench"), None)
+    alone = next((r for r in rows if r["phase"] == "refund-db-alone"), None)
     print("| phase | connections | ledger rows before | req/s | p50 ms | p95 ms | p99 ms "
           "| app CPU ms/req | DB CPU ms/req | answers |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    alone = next((r for r in rows if r["phase"] == "refund-db-alone"), None)
     for r in rows:
         if r["phase"] in ("pgbench", "refund-db-alone"):
             continue
-        codes = " ".join(f"{k}:{v}" for k, v in sorted(r["codes"].items()))
-        if r.get("socket_errors"):
-            codes += f" socket-errors:{r['socket_errors']}"
         print(f"| {r['phase']} | {r['connections']} | {r['ledger_rows_before']:,} | {r['rps']:.0f} "
               f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} "
-              f"| {cpu(r, 'app')} | {cpu(r, 'db')} | {codes} |")
-    if pgbench:
-        print(f"\npgbench tpcb-like, {pgbench['clients']} clients: {pgbench['tps']:.0f} tps "
-              f"(latency avg {pgbench['latency_avg_ms']} ms, DB CPU {pgbench.get('db_cpu_ms_per_tx', 0):.2f} ms/tx)")
-        for r in rows:
-            if r["phase"] == "refund" and r["connections"] == pgbench["clients"]:
-                print(f"Refund at {r['connections']} connections / pgbench: {r['rps'] / pgbench['tps']:.2f}"
-                      f" (p99 {r['p99_ms']:.1f} ms)")
-        if alone:
-            print(f"wallet_refund() alone (pgbench -f bench/refund.sql, {alone['clients']} clients, the wallet"
-                  f" stopped): {alone['tps']:.0f} tps = {alone['tps'] / pgbench['tps']:.2f} x pgbench"
-                  f" (latency avg {alone['latency_avg_ms']} ms, DB CPU {alone['db_cpu_ms_per_tx']:.2f} ms/tx;"
-                  f" refunds applied {alone['refunds_applied']} of {alone['transactions']} transactions)")
+              f"| {cpu(r, 'app')} | {cpu(r, 'db')} | {answers(r)} |")
+    if not pgbench:
+        return
+    tps = pgbench["tps"]
+    print(f"\npgbench tpcb-like, {pgbench['clients']} clients: {tps:.0f} tps "
+          f"(latency avg {pgbench['latency_avg_ms']} ms, DB CPU {pgbench.get('db_cpu_ms_per_tx', 0):.2f} ms/tx)\n")
+    clients = pgbench["clients"]
+    print(f"| callback @{clients} | req/s | p50 ms | p99 ms | x pgbench tps |")
+    print("| --- | --- | --- | --- | --- |")
+    for phase, name in (("refund", "Refund"), ("bet", "Bet"), ("cancel", "Cancel"), ("promowin", "PromoWin")):
+        r = next((r for r in rows if r["phase"] == phase and r["connections"] == clients), None)
+        if r:
+            print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['rps'] / tps:.2f} |")
+    refund = next((r for r in rows if r["phase"] == "refund" and r["connections"] == clients), None)
+    if refund:
+        ratio = refund["rps"] / tps
+        print(f"\nTarget: Refund at {clients} connections >= {TARGET:.2f} x pgbench tpcb: {ratio:.2f},"
+              f" {'held' if ratio >= TARGET else 'NOT held'} (p99 {refund['p99_ms']:.1f} ms)")
+    with_limits = [r["rps"] for r in rows if r["phase"] == "bet-limits-on"]
+    without = [r["rps"] for r in rows if r["phase"] == "bet-limits-off"]
+    if with_limits and without:
+        extra = statistics.mean(without) / statistics.mean(with_limits) - 1
+        print(f"\nTarget: a Bet with every limit set costs at most 10 % more than one without: "
+              f"{statistics.mean(with_limits):.0f} vs {statistics.mean(without):.0f} req/s, "
+              f"{pct(extra)} time per Bet, {'held' if extra <= 0.10 else 'NOT held'}")
+    if alone:
+        print(f"wallet_refund() alone (pgbench -f bench/refund.sql, {alone['clients']} clients, the wallet"
+              f" stopped): {alone['tps']:.0f} tps = {alone['tps'] / tps:.2f} x pgbench"
+              f" (latency avg {alone['latency_avg_ms']} ms, DB CPU {alone['db_cpu_ms_per_tx']:.2f} ms/tx;"
+              f" refunds applied {alone['refunds_applied']} of {alone['transactions']} transactions)")
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:+.1f} %"
+
+
+def spread(values: list[float]) -> str:
+    return f"{pct(min(values))} / **{pct(statistics.median(values))}** / {pct(max(values))}"
+
+
+def cost(row: dict[str, Any]) -> float:
+    """CPU per request of the whole load (gunicorn workers, PostgreSQL, wrk), in units of PostgreSQL's
+    CPU per request in the same run: no device changes PostgreSQL's work, so this cancels the
+    machine's speed of the moment, which moves every process's CPU per request together."""
+    return (row["app_cpu_ms_per_req"] + row["db_cpu_ms_per_req"] + row.get("wrk_cpu_ms_per_req", 0)) / row[
+        "db_cpu_ms_per_req"]
+
+
+def devices(rows: list[dict[str, Any]]) -> None:
+    """Each "off" run against the mean of the "on" runs on either side of it (bench/run.sh devices).
+
+    Two gains per device: requests per second, measured (the criterion, and what the noise of a
+    shared machine moves most); and the CPU gain, how much more CPU a request takes without the
+    device, speed-normalised (cost()): on a CPU-bound box, the throughput it should give.
+    """
+    runs = [r for r in rows if "device" in r]
+    gains: dict[str, list[float]] = {}
+    cpu_gains: dict[str, list[float]] = {}
+    app: dict[str, list[float]] = {}
+    p99: dict[str, list[tuple[float, float]]] = {}
+    for i, r in enumerate(runs):
+        if r["device"] == "on":
+            continue
+        around = [runs[j] for j in (i - 1, i + 1) if 0 <= j < len(runs) and runs[j]["device"] == "on"]
+        if not around:
+            continue
+        d = r["device"]
+        gains.setdefault(d, []).append(statistics.mean(a["rps"] for a in around) / r["rps"] - 1)
+        cpu_gains.setdefault(d, []).append(cost(r) / statistics.mean(cost(a) for a in around) - 1)
+        app.setdefault(d, []).append(
+            (r["app_cpu_ms_per_req"] / r["db_cpu_ms_per_req"])
+            / statistics.mean(a["app_cpu_ms_per_req"] / a["db_cpu_ms_per_req"] for a in around) - 1)
+        p99.setdefault(d, []).append((statistics.mean(a["p99_ms"] for a in around), r["p99_ms"]))
+    on = [r for r in runs if r["device"] == "on"]
+    if on:
+        first = on[0]
+        print(f"{len(on)} runs of the service as it is ({first['connections']} connections, {first['seconds']:.0f} s"
+              f" each): {min(r['rps'] for r in on):.0f} to {max(r['rps'] for r in on):.0f} req/s, median"
+              f" {statistics.median(r['rps'] for r in on):.0f}; per request, median: workers"
+              f" {statistics.median(r['app_cpu_ms_per_req'] for r in on):.3f} ms, PostgreSQL"
+              f" {statistics.median(r['db_cpu_ms_per_req'] for r in on):.3f} ms, wrk"
+              f" {statistics.median(r.get('wrk_cpu_ms_per_req', 0) for r in on):.3f} ms of CPU\n")
+    print("Gain = how much the device gives, each off run against the mean of the on runs around it:"
+          " min / **median** / max over the rounds.\n")
+    print("| device | pairs | req/s gain | CPU gain | worker CPU per request without it (median) "
+          "| p99 ms on / off (median) | pays >= 5 %? |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for device, g in gains.items():
+        med, cpu_med = statistics.median(g), statistics.median(cpu_gains[device])
+        if device == "control":
+            verdict = "(nothing off: the method's bias)"
+        elif med >= PAYS and cpu_med >= PAYS:
+            verdict = "yes"
+        elif med < PAYS and cpu_med < PAYS:
+            verdict = "no"
+        else:
+            verdict = "split"
+        on99 = statistics.median(a for a, _ in p99[device])
+        off99 = statistics.median(b for _, b in p99[device])
+        print(f"| {device} | {len(g)} | {spread(g)} | {spread(cpu_gains[device])} "
+              f"| {pct(statistics.median(app[device]))} | {on99:.1f} / {off99:.1f} | {verdict} |")
+    bad = [r for r in runs if set(r["codes"]) - {"0"} or r.get("socket_errors")]
+    for r in bad:
+        print(f"\nwarning: {r['server']} round {r['round']}: answers {answers(r)}")
+
+
+def main(argv: list[str]) -> None:
+    mode_devices = argv[0] == "--devices"
+    path = argv[-1]
+    rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    devices(rows) if mode_devices else bench(rows)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

@@ -96,8 +96,18 @@ def main(url: str) -> None:
         ("Bet (refused: insufficient funds)", "Bet", body(reference=f"b3-{tag}", roundId=f"r3-{tag}",
                                                           amount="1000000.00")),
         ("Result", "Result", body(reference=f"w1-{tag}", roundId=f"r4-{tag}")),
+        ("Bet (to cancel)", "Bet", body(reference=f"b5-{tag}", roundId=f"r5-{tag}")),
+        ("Cancel (of a bet)", "Cancel", body(reference=f"b5-{tag}")),
+        ("Cancel (retransmission)", "Cancel", body(reference=f"b5-{tag}")),
+        ("Cancel (no bet: recorded)", "Cancel", body(reference=f"nb2-{tag}")),
+        ("PromoWin", "PromoWin", body(reference=f"p1-{tag}", campaignId="c1", campaignType="T")),
+        ("PromoWin (retransmission)", "PromoWin", body(reference=f"p1-{tag}", campaignId="c1", campaignType="T")),
+        ("JackpotWin", "JackpotWin", body(reference=f"j1-{tag}", roundId=f"r4-{tag}", jackpotId="j")),
+        ("BonusWin", "BonusWin", body(reference=f"bw1-{tag}", bonusCode="bc")),
+        ("Check", "Check", body()),
         ("Balance", "Balance", body()),
         ("EndRound", "EndRound", body(roundId=f"r4-{tag}")),
+        ("SessionExpired", "SessionExpired", body(sessionId=f"s-exp-{tag}")),
     ]
     trace = WireTrace(engine)
     warm_up(engine)  # as each gunicorn worker does before it serves: the statements are prepared

@@ -7,6 +7,9 @@
     python bench/seed.py URL fill ENTRIES         filler history: pairs (deposit +1.00, bet -1.00 in an
                                                   ended round) on 1000 other players, plus one request-log
                                                   row per pair, until the ledger holds >= ENTRIES rows
+    python bench/seed.py URL limits on|off        every limit set on every bench-p player (maxBet, loss and
+                                                  wager limits of the day, week and month, a reality check),
+                                                  all far above what the bench bets; or none
     python bench/seed.py URL count                ledger rows
     python bench/seed.py URL reconcile            the admin reconciliation (exit 1 on any mismatch)
 
@@ -20,6 +23,7 @@ import sys
 import time
 
 import psycopg
+from psycopg.types.json import Json
 
 DEPOSIT = 10**11  # minor units: a billion dollars each, so no bench bet is ever refused for funds
 FILL_PLAYERS = 1000
@@ -131,6 +135,26 @@ def fill(conn: psycopg.Connection, entries: int) -> None:
     )
 
 
+# Every limit wallet/ledger/sql/limits.sql knows, high enough never to refuse a bench Bet: the Bet
+# pays for reading and checking them (the period totals included), and moves money as without.
+LIMITS = {"max_bet": 10**12, "loss_day": 10**15, "loss_week": 10**15, "loss_month": 10**15,
+          "wager_day": 10**15, "wager_week": 10**15, "wager_month": 10**15, "reality_check": 10**6}
+
+
+def limits(conn: psycopg.Connection, on: bool) -> None:
+    conn.execute("DELETE FROM player_limits WHERE player_id IN (SELECT id FROM players WHERE user_id LIKE 'bench-p%')")
+    if on:
+        conn.execute(
+            """
+            INSERT INTO player_limits (player_id, name, value, updated_at)
+            SELECT p.id, l.name, l.value::bigint, now()
+            FROM players p, jsonb_each_text(%(limits)s::jsonb) AS l (name, value)
+            WHERE p.user_id LIKE 'bench-p%%'
+            """,
+            {"limits": Json(LIMITS)},
+        )
+
+
 def count(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
 
@@ -159,6 +183,8 @@ def main(argv: list[str]) -> int:
             bets(conn, args[0], int(args[1]), int(args[2]))
         elif command == "fill":
             fill(conn, int(args[0]))
+        elif command == "limits" and args in (["on"], ["off"]):
+            limits(conn, args[0] == "on")
         elif command == "count":
             print(count(conn))
             return 0

@@ -83,6 +83,9 @@ _metrics_dir_owned = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _metrics_dir_owned:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wallet-prometheus-")
 METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+# Made now, not in on_starting: loading the worker class imports the wallet, whose metrics open
+# their files in this directory before the first hook runs.
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]

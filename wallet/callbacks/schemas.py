@@ -284,28 +284,14 @@ def body_hash(method: str, data: dict[str, Any]) -> str:
 def canonical_text(method: str, data: dict[str, Any]) -> str:
     """The hashed text. Its bytes are fixed forever: stored hashes must keep matching.
 
-    It is simplejson's (sorted keys, ASCII, compact, Decimal as its digits, NaN
-    as written). For a body without a Decimal the standard library's C encoder
-    writes the very same text, faster (tests/unit/test_schemas.py checks it);
-    a Decimal makes it give up, and simplejson writes it.
+    It is simplejson's: sorted keys, ASCII, compact, a Decimal as its digits, NaN as
+    written (an unknown field may hold one). tests/unit/test_schemas.py pins the bytes.
     """
     return _canonical([method, {str(k).lower(): v for k, v in data.items()}])
 
 
 def _canonical(canonical: list[Any]) -> str:
-    try:
-        return json.dumps(canonical, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=_give_up)
-    except _GiveUp:
-        # allow_nan: an unknown field may hold NaN or Infinity (read as Decimal); hash it as written.
-        return dumps(canonical, sort_keys=True, ensure_ascii=True, allow_nan=True)
-
-
-class _GiveUp(Exception):
-    pass
-
-
-def _give_up(value: Any) -> Any:
-    raise _GiveUp
+    return dumps(canonical, sort_keys=True, ensure_ascii=True, allow_nan=True)
 
 
 class _FastLoader:
