@@ -1,9 +1,9 @@
 """Time the admin queries on a PostgreSQL ledger of ~1M entries (not part of `make test`).
 
-    scripts/pg-throwaway .venv/bin/python -m bench.admin_queries --entries 1000000
+    .venv/bin/python -m wallet.pgserver throwaway -- .venv/bin/python -m bench.admin_queries --entries 1000000
 
 It EMPTIES the database at --url (default: $WALLET_TEST_DATABASE_URL, which
-pg-throwaway sets), migrates it, fills it with generate_series, then prints
+wallet.pgserver throwaway sets), migrates it, fills it with generate_series, then prints
 the median of --repeat runs of each query and the plan of the first page.
 """
 
@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--reconcile", action="store_true", help="also time the full reconciliation")
     args = parser.parse_args()
     if not args.url or "postgresql" not in args.url:
-        parser.error("needs a PostgreSQL --url (or run under scripts/pg-throwaway)")
+        parser.error("needs a PostgreSQL --url (or run under python -m wallet.pgserver throwaway)")
     if not args.no_fill:
         prepare(args.url, args.entries, args.players)
     engine = make_engine(args.url)

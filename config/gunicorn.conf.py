@@ -32,7 +32,7 @@ threads = int(os.environ.get("WALLET_THREADS", "1"))
 # requests per second measured). gthread keeps gunicorn's own close.
 worker_class = "gthread" if threads > 1 else "wallet.gunicorn_worker.WalletSyncWorker"
 # One pooled connection per thread and no overflow: a thread never waits for a
-# connection. Each thread also holds one of its own for Bet, Result and Refund
+# connection. Each thread also holds one of its own for the callbacks
 # (wallet/ledger/functions.py, warmed in post_worker_init), so a host opens at
 # most workers x threads x 2 (connection budget: docs/operations.md).
 os.environ.setdefault("WALLET_DB_POOL_SIZE", str(threads))

@@ -104,7 +104,7 @@ START_TIMEOUT = 120.0
 # A unix socket's path must fit sockaddr_un.sun_path (108 bytes on Linux, NUL included).
 SOCKET_PATH_MAX = 107
 FALLBACK_SOCKET_PREFIX = "wallet-pg-sock-"
-# Throwaway servers: speed over durability (their data dies with them), as scripts/pg-throwaway did.
+# Throwaway servers: speed over durability (their data dies with them).
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 THROWAWAY_CONNECTIONS = 200
 

@@ -103,7 +103,7 @@ def world(postgres_url: str, provider_server: tuple[Sandbox, str]) -> Iterator[W
 
 @pytest.fixture
 def any_world(database_url: str, provider_server: tuple[Sandbox, str]) -> Iterator[World]:
-    """The same world on SQLite and on PostgreSQL."""
+    """The same world on a database of its own."""
     yield from run_world(database_url, provider_server)
 
 

@@ -1,7 +1,7 @@
 """Faults, quick version: SIGKILLed gunicorn workers and a PostgreSQL restart under provider traffic.
 
     make test PYTEST_ARGS="tests/faults -s"                 # quick, figures printed
-    scripts/pg-throwaway .venv/bin/python scripts/faults.py --threads 6 --rounds 80 --kills 40 --db-restarts 4
+    .venv/bin/python -m wallet.pgserver throwaway -- .venv/bin/python scripts/faults.py --threads 6 --rounds 80 --kills 40 --db-restarts 4
 """
 
 from __future__ import annotations
