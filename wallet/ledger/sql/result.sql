@@ -99,7 +99,8 @@ BEGIN
         IF v_promo IS NULL THEN
           o_error := 10; v_description := wallet_precision_error(v_player.currency);
         ELSIF p_promo_reference = p_reference
-              OR EXISTS (SELECT 1 FROM transactions t WHERE t.reference = p_promo_reference) THEN
+              OR EXISTS (SELECT 1 FROM transactions t WHERE t.reference = p_promo_reference
+                         AND t.kind <> 'adjustment') THEN  -- staff references are a namespace of their own
           o_error := 7; v_description := 'Promo win reference already used';
         END IF;
       END IF;
