@@ -1108,9 +1108,15 @@ class WalletMachine(RuleBasedStateMachine):
     def _amount(self, data: st.DataObject, user: str, share: int) -> Any:
         return data.draw(wire_amount(DIGITS[currency_of(user)], opening_of(user) * share // 100), label="amount")
 
+    def _used_references(self) -> list[str]:
+        """Every reference that holds an entry: the callbacks', and the staff adjustments', which
+        callbacks do not see (docs/protocol.md 1.7): the model ignores them, the wallet must too."""
+        adjustments = {e.reference for p in self.model.players.values() for e in p.entries if e.kind == "adjustment"}
+        return sorted(self.model.by_reference) + sorted(adjustments)
+
     def _reference(self, data: st.DataObject) -> str:
         """Mostly a new reference; now and then one that already holds an entry (of any player or kind)."""
-        held = sorted(self.model.by_reference)
+        held = self._used_references()
         if held and data.draw(st.sampled_from([False, False, False, True, False, False]), label="reuse a reference"):
             return data.draw(st.sampled_from(held), label="reference")
         return f"r{next(self.counter)}"
@@ -1199,7 +1205,7 @@ class WalletMachine(RuleBasedStateMachine):
         minor = data.draw(st.sampled_from([1 + opening_of(user) // 100, 0, opening_of(user) // 10]), label="promo")
         wire = amount_text(minor, digits) + ("1" if digits else ".5") * rarely(data.draw, "promo too precise")
         which = data.draw(st.sampled_from(["new"] * 4 + ["the result's own", "used"]), label="promo reference")
-        held = sorted(self.model.by_reference)
+        held = self._used_references()
         reference = own if which == "the result's own" else (
             data.draw(st.sampled_from(held), label="a used reference") if which == "used" and held
             else f"r{next(self.counter)}")

@@ -52,7 +52,7 @@ BEGIN
   v_player := v_open.o_player;
 
   FOR v_row IN SELECT * FROM wallet_reference_entries e WHERE e.reference = p_reference LOOP
-    v_has_prior := true;
+    v_has_prior := v_has_prior OR v_row.kind <> 'adjustment';  -- staff references are not the provider's
     IF v_row.kind = 'bet' THEN
       v_has_bet := true;
       v_bet_id := v_row.id; v_bet_amount := v_row.amount; v_bet_balance := v_row.balance_after;

@@ -59,7 +59,9 @@ BEGIN
     FROM wallet_reference_entries e JOIN transactions t ON t.id = e.id
     WHERE e.reference = p_reference
   LOOP
-    v_owner := coalesce(v_owner, v_row.user_id);
+    IF v_row.kind <> 'adjustment' THEN  -- staff references are not the provider's
+      v_owner := coalesce(v_owner, v_row.user_id);
+    END IF;
     IF v_row.kind = p_kind THEN
       v_has_same := true;
       v_same_id := v_row.id;

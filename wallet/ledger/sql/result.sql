@@ -53,7 +53,7 @@ BEGIN
     SELECT e.id, e.kind, e.amount, e.balance_after, e.currency, e.user_id, e.round_id
     FROM wallet_reference_entries e WHERE e.reference = p_reference
   LOOP
-    v_has_prior := true;
+    v_has_prior := v_has_prior OR v_row.kind <> 'adjustment';  -- staff references are not the provider's
     IF v_row.kind IN ('bet', 'refund', 'cancel') THEN
       v_has_bet_or_refund := true;
     ELSIF v_row.kind = 'win' THEN
