@@ -219,6 +219,26 @@ class PlayerLimit(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class PlayerPeriodTotals(Base):
+    """A limited player's totals of one calendar period (day, week or month, in `zone`), minor units:
+    derived from the ledger, kept for a Bet to read in one row (wallet/ledger/sql/limits.sql)."""
+
+    __tablename__ = "player_period_totals"
+    __table_args__ = (
+        CheckConstraint("period IN ('day', 'week', 'month')", name="period"),
+        CheckConstraint("ends_at > starts_at", name="span"),
+    )
+
+    player_id: Mapped[int] = mapped_column(ForeignKey("players.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    zone: Mapped[str] = mapped_column(Text, primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    bets: Mapped[int] = mapped_column(BigInteger)
+    wins: Mapped[int] = mapped_column(BigInteger)
+    reversed: Mapped[int] = mapped_column(BigInteger)
+
+
 class Reversal(Base):
     """Links a bet to the refund that reversed it. The bet is the key: at most one reversal each."""
 

@@ -31,13 +31,18 @@ $$;
 --
 -- Net loss of a period = its bets - its Results' wins - its refunds and cancels; wagered =
 -- its bets - its refunds and cancels. Each entry counts in the period of its own time,
--- whether or not the limit existed then. Read from the player's entries of the period only
--- (a partial index on player and time), and only when the player has such a limit.
+-- whether or not the limit existed then. A period's totals are one row of
+-- `player_period_totals`, read only for the periods the player has a limit of. The first
+-- Bet of a period that finds no row computes it from the player's entries of the period (a
+-- partial index on player and time) and stores it: it holds the player's row lock, which
+-- every writer of the player's entries also takes, so no entry can be written between the
+-- sum and the insert, and wallet_post adds every later entry to it. Check holds no lock:
+-- it computes a missing row and stores nothing.
 CREATE OR REPLACE FUNCTION wallet_limit_refusal(p_player_id bigint, p_stake bigint, p_check boolean,
                                                 p_now timestamptz,
                                                 OUT o_error integer, OUT o_description text,
                                                 OUT o_reality_minutes integer)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   v_limit player_limits;
   v_value bigint;
@@ -46,10 +51,10 @@ DECLARE
   v_wager bigint[] := ARRAY[NULL, NULL, NULL]::bigint[];
   v_periods text[] := ARRAY['day', 'week', 'month'];
   v_tz text := coalesce(nullif(current_setting('wallet.timezone', true), ''), 'UTC');
-  v_start timestamptz[];
-  v_bets bigint[];
-  v_wins bigint[];
-  v_reversed bigint[];
+  v_local timestamp;
+  v_start timestamptz;
+  v_end timestamptz;
+  v_totals player_period_totals;
   i integer;
 BEGIN
   o_error := 0;
@@ -71,36 +76,36 @@ BEGIN
     o_error := 310; o_description := 'Bet above the player''s maximum bet';
     RETURN;
   END IF;
-  IF coalesce(v_loss[1], v_loss[2], v_loss[3], v_wager[1], v_wager[2], v_wager[3]) IS NULL THEN
-    RETURN;
-  END IF;
-
-  v_start := ARRAY[date_trunc('day', p_now AT TIME ZONE v_tz) AT TIME ZONE v_tz,
-                   date_trunc('week', p_now AT TIME ZONE v_tz) AT TIME ZONE v_tz,
-                   date_trunc('month', p_now AT TIME ZONE v_tz) AT TIME ZONE v_tz];
-  SELECT ARRAY[coalesce(sum(-t.amount) FILTER (WHERE t.kind = 'bet' AND t.created_at >= v_start[1]), 0),
-               coalesce(sum(-t.amount) FILTER (WHERE t.kind = 'bet' AND t.created_at >= v_start[2]), 0),
-               coalesce(sum(-t.amount) FILTER (WHERE t.kind = 'bet' AND t.created_at >= v_start[3]), 0)],
-         ARRAY[coalesce(sum(t.amount) FILTER (WHERE t.kind = 'win' AND t.created_at >= v_start[1]), 0),
-               coalesce(sum(t.amount) FILTER (WHERE t.kind = 'win' AND t.created_at >= v_start[2]), 0),
-               coalesce(sum(t.amount) FILTER (WHERE t.kind = 'win' AND t.created_at >= v_start[3]), 0)],
-         ARRAY[coalesce(sum(t.amount) FILTER (WHERE t.kind IN ('refund', 'cancel') AND t.created_at >= v_start[1]), 0),
-               coalesce(sum(t.amount) FILTER (WHERE t.kind IN ('refund', 'cancel') AND t.created_at >= v_start[2]), 0),
-               coalesce(sum(t.amount) FILTER (WHERE t.kind IN ('refund', 'cancel') AND t.created_at >= v_start[3]), 0)]
-  INTO v_bets, v_wins, v_reversed
-  FROM transactions t
-  -- No upper bound: an entry written by another host whose clock runs a little ahead still
-  -- counts (a bound at p_now let concurrent Bets overshoot a limit together). The kinds and
-  -- the non-zero amounts are the partial index's own predicate: the entries that move a
-  -- period's totals. No other query states it, so no other query takes this index.
-  WHERE t.player_id = p_player_id AND t.kind IN ('bet', 'win', 'refund', 'cancel') AND t.amount <> 0
-    AND t.created_at >= least(v_start[2], v_start[3]);
 
   FOR i IN 1..3 LOOP
-    IF v_loss[i] IS NOT NULL AND v_bets[i] - v_wins[i] - v_reversed[i] + p_stake > v_loss[i] THEN
+    CONTINUE WHEN v_loss[i] IS NULL AND v_wager[i] IS NULL;
+    -- The calendar period holding p_now in the operator's zone (weeks start on Monday).
+    v_local := date_trunc(v_periods[i], p_now AT TIME ZONE v_tz);
+    v_start := v_local AT TIME ZONE v_tz;
+    v_end := (v_local + ('1 ' || v_periods[i])::interval) AT TIME ZONE v_tz;
+    SELECT * INTO v_totals FROM player_period_totals t
+    WHERE t.player_id = p_player_id AND t.period = v_periods[i] AND t.zone = v_tz AND t.starts_at = v_start;
+    IF NOT FOUND THEN
+      -- The kinds and the non-zero amounts are the partial index's own predicate: the entries
+      -- that move a period's totals. No other query states it, so no other query takes it.
+      SELECT p_player_id, v_tz, v_periods[i], v_start, v_end,
+             coalesce(sum(-t.amount) FILTER (WHERE t.kind = 'bet'), 0),
+             coalesce(sum(t.amount) FILTER (WHERE t.kind = 'win'), 0),
+             coalesce(sum(t.amount) FILTER (WHERE t.kind IN ('refund', 'cancel')), 0)
+      INTO v_totals
+      FROM transactions t
+      WHERE t.player_id = p_player_id AND t.kind IN ('bet', 'win', 'refund', 'cancel') AND t.amount <> 0
+        AND t.created_at >= v_start AND t.created_at < v_end;
+      IF NOT p_check THEN
+        -- Rows of ended periods are never read again: the new one replaces them.
+        DELETE FROM player_period_totals WHERE player_id = p_player_id AND ends_at <= p_now;
+        INSERT INTO player_period_totals VALUES (v_totals.*);
+      END IF;
+    END IF;
+    IF v_loss[i] IS NOT NULL AND v_totals.bets - v_totals.wins - v_totals.reversed + p_stake > v_loss[i] THEN
       o_error := 50; o_description := 'Bet limit reached: loss limit of the ' || v_periods[i];
       RETURN;
-    ELSIF v_wager[i] IS NOT NULL AND v_bets[i] - v_reversed[i] + p_stake > v_wager[i] THEN
+    ELSIF v_wager[i] IS NOT NULL AND v_totals.bets - v_totals.reversed + p_stake > v_wager[i] THEN
       o_error := 50; o_description := 'Bet limit reached: wager limit of the ' || v_periods[i];
       RETURN;
     END IF;
