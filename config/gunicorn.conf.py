@@ -96,8 +96,10 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
-    """Open the worker's database connections and warm the callback functions before it serves."""
+    """Create the request log's partitions ahead, open the worker's database connections and warm the
+    callback functions, before it serves."""
     from wallet.ledger.functions import warm_up
+    from wallet.ledger.request_log import ensure_at_start
 
     # Every callback writes one log record: skip what `logging` looks up for each record
     # and no format here uses, the caller's file and line and the thread's name (the
@@ -105,6 +107,7 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
     logging.logMultiprocessing = False
+    ensure_at_start(worker.wsgi.extensions["wallet.engine"])  # the request log's partitions ahead
     try:
         opened = warm_up(worker.wsgi.extensions["wallet.engine"])
     except Exception as exc:  # the database may be down: the worker serves anyway (and answers 100)

@@ -9,7 +9,7 @@ from alembic import context
 
 from config import Settings
 from wallet.db import make_engine
-from wallet.ledger.models import Base
+from wallet.ledger.models import Base, is_model_object
 import wallet.provider.models  # noqa: F401
 
 config = context.config
@@ -26,7 +26,8 @@ def _url() -> str | None:
 
 def run_migrations_offline() -> None:
     # `alembic upgrade --sql` only writes SQL: the dialect is enough, no server is started for it.
-    context.configure(url=_url() or "postgresql+psycopg://", target_metadata=target_metadata, literal_binds=True)
+    context.configure(url=_url() or "postgresql+psycopg://", target_metadata=target_metadata, literal_binds=True,
+                      include_name=is_model_object)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -34,13 +35,15 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata)
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          include_name=is_model_object)
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(_url())
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata)
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          include_name=is_model_object)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

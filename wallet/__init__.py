@@ -31,14 +31,19 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
-    app.extensions["wallet.engine"] = make_engine(
-        settings.database_url,
+    options = dict(
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pre_ping=settings.db_pre_ping,
         session_settings={"wallet.error_codes": codes.database_setting(settings.error_codes),
                           "wallet.bonus_win": settings.bonus_win, "wallet.timezone": settings.timezone},
     )
+    app.extensions["wallet.engine"] = make_engine(settings.database_url, **options)  # type: ignore[arg-type]
+    # Staff lists, searches, reports and exports (wallet/admin/reads.py): the replica of
+    # WALLET_READ_DATABASE_URL, else the primary's engine itself.
+    app.extensions["wallet.read_engine"] = (
+        make_engine(settings.read_database_url, read_only=True, **options)  # type: ignore[arg-type]
+        if settings.read_database_url else app.extensions["wallet.engine"])
     # Stack traces of failed callbacks: one per kind every 10 s (wallet/callbacks/blueprint.py).
     app.extensions["wallet.tracebacks"] = TracebackBudget()
 
@@ -46,11 +51,14 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 def register_blueprints(app: Flask) -> None:
     from wallet.admin.blueprint import bp as admin_bp
     from wallet.admin.openapi import bp as openapi_bp
-    from wallet.admin.support import bp as support_bp
+    from wallet.admin.site import bp as support_bp
+    from wallet.admin.site import init_site
     from wallet.callbacks.blueprint import CallbackMiddleware, VersionConverter
     from wallet.callbacks.blueprint import bp as callbacks_bp
     from wallet.admin.provider_api import bp as provider_admin_bp
     from wallet.admin.controls_api import bp as controls_admin_bp
+    from wallet.admin.staff_api import bp as staff_admin_bp
+    from wallet.admin.history_api import bp as history_admin_bp
 
     app.url_map.converters["v4"] = VersionConverter
     app.register_blueprint(callbacks_bp)
@@ -59,7 +67,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(provider_admin_bp, url_prefix="/admin")
     app.register_blueprint(controls_admin_bp, url_prefix="/admin")
+    app.register_blueprint(staff_admin_bp, url_prefix="/admin")
+    app.register_blueprint(history_admin_bp, url_prefix="/admin")
     app.register_blueprint(openapi_bp)
+    init_site(app)  # the back-office site's session cookie, CSRF protection and static files
     app.register_blueprint(support_bp, url_prefix="/support")
 
 
@@ -78,6 +89,8 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from wallet.admin import controls_cli  # noqa: F401  (adds the operator controls' commands to wallet_cli)
+    from wallet.admin import staff_cli  # noqa: F401  (staff, adjustment approvals, audit)
+    from wallet.admin import history_cli  # noqa: F401  (request log and rounds: requests, rounds, prune-requests)
     from wallet.admin.cli import wallet_cli
 
     app.cli.add_command(wallet_cli)

@@ -29,7 +29,7 @@ POOL_RECYCLE_SECONDS = 1800
 
 
 def make_engine(url: str | None, *, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = False,
-                session_settings: Mapping[str, str] | None = None) -> Engine:
+                session_settings: Mapping[str, str] | None = None, read_only: bool = False) -> Engine:
     """An engine for `url` with the settings this service relies on.
 
     `url` None (no WALLET_DATABASE_URL): the embedded PostgreSQL under var/postgres,
@@ -42,6 +42,10 @@ def make_engine(url: str | None, *, pool_size: int = 5, max_overflow: int = 5, p
     WALLET_DB_PRE_PING=1 tests each connection up front instead.
 
     `session_settings`: `wallet.*` settings made on every new connection (module docstring).
+
+    `read_only`: the staff reads' engine (WALLET_READ_DATABASE_URL): its sessions are
+    read-only (default_transaction_read_only), so a write routed there by mistake fails
+    loudly even when the URL names the primary.
     """
     if not url:
         from wallet import pgserver  # here, not at import: `python -m wallet.pgserver` imports this package
@@ -59,8 +63,11 @@ def make_engine(url: str | None, *, pool_size: int = 5, max_overflow: int = 5, p
         pool_pre_ping=pre_ping,
         pool_recycle=POOL_RECYCLE_SECONDS,
     )
-    if session_settings:
-        _set_on_connect(engine, dict(session_settings))
+    settings = dict(session_settings or {})
+    if read_only:
+        settings["default_transaction_read_only"] = "on"
+    if settings:
+        _set_on_connect(engine, settings)
     return engine
 
 

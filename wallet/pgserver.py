@@ -65,7 +65,8 @@ Throwaway servers: `throwaway()` and ``python -m wallet.pgserver throwaway -- CM
 
 Both kinds are a `Server` (one data directory, the account that runs it, its binaries:
 initialise, start, stop with a mode, url), which a test that must stop and restart its own
-server can use directly.
+server can use directly. `Server.standby(dir)` gives a running server a streaming replica
+(``pg_basebackup -R`` over its socket), for the read-replica tests.
 """
 
 from __future__ import annotations
@@ -514,6 +515,39 @@ class Server:
             _kill_leftovers(self.pgdata, grace=2.0)
         _remove_fallback_socket_dir(pf.socket_dir)
         return True
+
+    @contextlib.contextmanager
+    def standby(self, pgdata: Path, *, timeout: float = START_TIMEOUT) -> Iterator[Server]:
+        """A streaming replica of this running server, in `pgdata` (which must not exist yet; its
+        parent must be writable by the server's account), started; stopped and deleted afterwards.
+
+        ``pg_basebackup -R`` over the primary's unix socket (initdb's pg_hba already lets the
+        local superuser connect for replication; wal_level ``replica`` and max_wal_senders are
+        PostgreSQL's defaults): it copies the cluster, writes ``standby.signal`` and the
+        ``primary_conninfo`` it connected with, and the replica then streams the primary's WAL.
+        It listens on its own socket only (no TCP), even when the primary has a password.
+        """
+        pf = self.running()
+        if pf is None or pf.socket_dir is None:
+            raise PgServerError(f"PostgreSQL in {self.pgdata} is not running: no standby of it")
+        pgdata = Path(os.path.abspath(pgdata))
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        replica = Server(pgdata, account=self.account, bins=self.bins)
+        try:
+            _run([self.program("pg_basebackup"), "-D", pgdata, "-h", pf.socket_dir, "-p", pf.port, "-U", USER,
+                  "-R", "-X", "stream", "-c", "fast", "--no-sync"], self.account)
+            with (pgdata / "postgresql.conf").open("a") as f:
+                f.write("\n# A standby (wallet/pgserver.py Server.standby): its own socket only.\n"
+                        "listen_addresses = ''\n")
+            # The copy holds the primary's socket directory (with its lock file): not the replica's.
+            shutil.rmtree(pgdata / "socket", ignore_errors=True)
+            replica.start(timeout)
+            yield replica
+        finally:
+            try:
+                replica.stop("immediate")
+            finally:
+                shutil.rmtree(pgdata, ignore_errors=True)
 
     def url(self, pf: PidFile | None = None) -> str:
         """The SQLAlchemy URL of the running server (its socket; with a password, 127.0.0.1)."""

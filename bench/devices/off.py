@@ -119,7 +119,7 @@ def held() -> None:
             for raw in raws:
                 for method in f.STATEMENTS:
                     f._execute(_pooled(raw), CallbackRequest(
-                        method=method, uuid=f"warm-up:{uuid.uuid4()}", user_id=f._NOBODY, body_hash="warm-up",
+                        method=method, uuid=None, user_id=f._NOBODY, body_hash="warm-up",  # type: ignore[arg-type]
                         currency="USD", reference=f"warm-up:{uuid.uuid4()}", round_id="warm-up",
                         amount=None if method == "refund" else Decimal("1.00"),
                     ))

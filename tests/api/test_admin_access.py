@@ -38,11 +38,11 @@ def test_admin_api_answers_401_without_the_bearer_token(client, path, headers):
 
 
 @pytest.mark.parametrize("path", SUPPORT_GETS)
-@pytest.mark.parametrize("headers", [{}, basic("wrong"), {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+@pytest.mark.parametrize("headers", [{}, basic(ADMIN_TOKEN), {"Authorization": f"Bearer {ADMIN_TOKEN}"},
                                      {"Authorization": "Basic !!notbase64"}])
-def test_support_page_answers_401_without_the_admin_password(client, path, headers):
+def test_the_site_sends_anyone_without_a_login_session_to_the_login_form(client, path, headers):
     r = client.get(path, headers=headers)
-    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/support/login")
 
 
 def test_the_callback_secret_never_opens_the_admin_side(database_url):
@@ -50,7 +50,7 @@ def test_the_callback_secret_never_opens_the_admin_side(database_url):
     client = app.test_client()
     as_bearer = {"Authorization": "Bearer the-callback-secret-0123"}
     assert client.get("/admin/reconciliation", headers=as_bearer).status_code == 401
-    assert client.get("/support/", headers=basic("the-callback-secret-0123")).status_code == 401
+    assert client.get("/support/", headers=basic("the-callback-secret-0123")).status_code == 302  # to the login
     assert client.get("/admin/reconciliation", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
     app.extensions["wallet.engine"].dispose()
 
@@ -59,7 +59,7 @@ def test_with_no_admin_token_configured_everything_admin_is_closed(database_url)
     app = create_app(Settings(database_url=database_url, admin_token=None))
     client = app.test_client()
     assert client.get("/admin/reconciliation", headers={"Authorization": "Bearer "}).status_code == 401
-    assert client.get("/support/", headers=basic("")).status_code == 401
+    assert client.get("/support/", headers=basic("")).status_code == 302  # to the login form
     app.extensions["wallet.engine"].dispose()
 
 
@@ -71,7 +71,7 @@ def test_existing_player_endpoints_keep_their_codes(operator):
     assert operator.request("POST", "/players/x/adjustments", json=body).status_code == 200
     too_much = {"amount": "-99.00", "reference": "wd-x", "reason": "withdrawal"}
     assert operator.request("POST", "/players/x/adjustments", json=too_much).status_code == 409
-    assert operator.request("PATCH", "/players/x", json={"status": "frozen"}).get_json()["status"] == "frozen"
+    assert operator.request("PATCH", "/players/x", json={"status": "frozen", "reason": "test"}).get_json()["status"] == "frozen"
     assert operator.balance("x") == Decimal("12.34")
     assert operator.request("POST", "/players", json={"userId": "y"}).status_code == 422
 
@@ -126,6 +126,8 @@ def test_openapi_documents_every_admin_route_and_every_callback(app, client):
             path = path.replace("<user_id>", "{userId}").replace("<round_id>", "{roundId}")
             path = path.replace("<cancel_id>", "{cancelId}").replace("<call_id>", "{callId}")
             path = path.replace("<sweep_id>", "{sweepId}").replace("<path:game_id>", "{gameId}")
+            path = path.replace("<user_name>", "{userName}").replace("<token_id>", "{tokenId}")
+            path = path.replace("<request_id>", "{adjustmentId}")
             for verb in rule.methods - {"HEAD", "OPTIONS"}:
                 assert (path, verb) in documented, (path, verb)
     for method in ("Check", "Balance", "Bet", "Result", "Refund", "EndRound"):

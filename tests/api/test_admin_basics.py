@@ -50,10 +50,10 @@ def test_adjustments_are_signed_idempotent_and_never_overdraw(operator):
 
 def test_status_patch_and_player_view(operator):
     operator.open_player("p")
-    r = operator.request("PATCH", "/players/p", json={"status": "frozen"})
+    r = operator.request("PATCH", "/players/p", json={"status": "frozen", "reason": "test"})
     assert r.status_code == 200 and r.get_json()["status"] == "frozen"
     assert operator.request("PATCH", "/players/p", json={"status": "gone"}).status_code == 422
-    assert operator.request("PATCH", "/players/nobody", json={"status": "active"}).status_code == 404
+    assert operator.request("PATCH", "/players/nobody", json={"status": "active", "reason": "test"}).status_code == 404
     view = json.loads(operator.request("GET", "/players/p").get_data(), parse_float=Decimal)
     assert view == {**view, "userId": "p", "currency": "USD", "status": "frozen", "balance": Decimal("1000.00")}
     assert operator.request("GET", "/players/nobody").status_code == 404
@@ -88,7 +88,7 @@ def test_cli_runs_the_same_operations(app, provider):
     out = runner.invoke(args=["wallet", "adjust", "cli-p", "20.00", "--reference", "c1", "--reason", "deposit"])
     assert out.exit_code == 0 and '"balanceAfter": 20.00' in out.output
     assert runner.invoke(args=["wallet", "create-player", "cli-p", "USD"]).exit_code == 1
-    assert runner.invoke(args=["wallet", "set-status", "cli-p", "frozen"]).exit_code == 0
+    assert runner.invoke(args=["wallet", "set-status", "cli-p", "frozen", "--reason", "test"]).exit_code == 0
     assert '"status": "frozen"' in runner.invoke(args=["wallet", "player", "cli-p", "--json"]).output
     provider.call("Result", userId="cli-p", reference="w", roundId="cr", amount="1")
     assert '"roundId": "cr"' in runner.invoke(args=["wallet", "round", "cr", "--json"]).output

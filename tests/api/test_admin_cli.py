@@ -92,3 +92,20 @@ def test_cli_reconcile_exits_1_and_names_the_mismatch(app, ids):
 def test_cli_errors_exit_1_with_a_message(app, ids, args):
     result = wallet(app, *args)
     assert result.exit_code == 1 and "error:" in result.output
+
+
+def test_cli_writes_say_what_they_did_and_when_a_repetition_did_nothing(app, ids):
+    opened = wallet(app, "create-player", "p-cli", "eur", "--reason", "new customer")
+    assert opened.exit_code == 0 and json.loads(opened.stdout)["currency"] == "EUR"
+    assert opened.stderr.strip() == "player p-cli opened in EUR"
+    frozen = wallet(app, "set-status", "p-cli", "frozen", "--reason", "chargeback")
+    assert frozen.exit_code == 0 and json.loads(frozen.stdout)["status"] == "frozen"
+    assert "player p-cli is now frozen (was active)" in frozen.stderr
+    again = wallet(app, "set-status", "p-cli", "frozen", "--reason", "chargeback")
+    assert again.exit_code == 0 and json.loads(again.stdout)["status"] == "frozen"
+    assert again.stderr.strip() == "player p-cli was already frozen; nothing changed"
+    paid = wallet(app, "adjust", "p-cli", "5.00", "--reference", "cli-dep-1", "--reason", "deposit")
+    assert paid.exit_code == 0 and paid.stderr.strip() == "adjustment cli-dep-1 posted: +5.00 to p-cli"
+    repeated = wallet(app, "adjust", "p-cli", "5.00", "--reference", "cli-dep-1", "--reason", "deposit")
+    assert repeated.exit_code == 0 and "already posted; nothing changed" in repeated.stderr
+    assert json.loads(repeated.stdout) == json.loads(paid.stdout)

@@ -84,14 +84,14 @@ def test_check_answers_0_2_6_and_100(provider, operator, player):
     assert provider.call("Check") == {"error": 0, "description": "Success"}
     assert provider.call("Check", currency="EUR")["error"] == 2
     assert provider.call("Check", userId="nobody")["error"] == 100
-    operator.request("PATCH", "/players/player-1", json={"status": "frozen"})
+    operator.request("PATCH", "/players/player-1", json={"status": "frozen", "reason": "test"})
     assert provider.call("Check")["error"] == 6
 
 
 def test_balance_reads_the_wallet(provider, operator, player):
     assert provider.call("Balance") == {"error": 0, "description": "Success", "currency": "USD",
                                         "cash": Decimal("1000.00")}
-    operator.request("PATCH", "/players/player-1", json={"status": "frozen"})
+    operator.request("PATCH", "/players/player-1", json={"status": "frozen", "reason": "test"})
     assert provider.call("Balance")["error"] == 0
     assert provider.call("Balance", currency="EUR")["error"] == 2
     assert provider.call("Balance", userId="nobody")["error"] == 100
@@ -117,9 +117,9 @@ def test_bet_beyond_the_balance_answers_1_and_moves_nothing(provider, operator, 
 def test_bet_refusals(provider, operator, player):
     assert provider.call("Bet", currency="EUR")["error"] == 2
     assert provider.call("Bet", userId="nobody")["error"] == 100
-    operator.request("PATCH", "/players/player-1", json={"status": "frozen"})
+    operator.request("PATCH", "/players/player-1", json={"status": "frozen", "reason": "test"})
     assert provider.call("Bet")["error"] == 6
-    operator.request("PATCH", "/players/player-1", json={"status": "active"})
+    operator.request("PATCH", "/players/player-1", json={"status": "active", "reason": "test"})
     assert provider.call("Bet")["error"] == 0
     assert operator.balance() == Decimal("990.00")
 
@@ -188,7 +188,7 @@ def test_result_credits_and_zero_means_lost(provider, operator, player):
 
 def test_result_is_paid_to_a_frozen_player_and_under_a_new_session(provider, operator, player):
     provider.call("Bet", reference="b", roundId="r", sessionId="old")
-    operator.request("PATCH", "/players/player-1", json={"status": "frozen"})
+    operator.request("PATCH", "/players/player-1", json={"status": "frozen", "reason": "test"})
     assert provider.call("Result", reference="w", roundId="r", amount="30", sessionId="new")["error"] == 0
     assert operator.balance() == Decimal("1020.00")
 

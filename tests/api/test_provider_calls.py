@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from tests.conftest import Operator, Provider, make_app
 from tests.provider_fake import FakeProvider, in_process
+from tests.site_helpers import site_client
 
 TOKEN = "lm-token-never-shown-7f3a9c1e"
 LOGIN = "operator-login"
@@ -93,7 +94,8 @@ def test_cancel_by_reference_sends_the_styles_body_and_the_refund_returns_the_st
                         "uuid": record["uuid"], "gameId": "Im_60_tumblefortune"}
         assert record["request"] == {**sent, "token": "***"}
     assert record["status"] == "confirmed" and record["error"] == 0
-    assert (record["requestedBy"], record["reason"], record["reference"]) == ("alice", "stuck", "bet-1")
+    # the token's person asks (here the built-in admin); a body's requestedBy is ignored
+    assert (record["requestedBy"], record["reason"], record["reference"]) == ("bootstrap", "stuck", "bet-1")
     assert world.operator.balance("p1") == Decimal("100.00")
     assert world.operator.reconciliation()["ok"] is True
 
@@ -244,10 +246,10 @@ def test_close_session_sends_login_user_and_token_and_answers_the_record(world: 
 
 
 def test_freezing_a_player_closes_the_session_at_the_provider(world: World):
-    r = world.admin("PATCH", "/players/p1", json={"status": "frozen"})
+    r = world.admin("PATCH", "/players/p1", json={"status": "frozen", "reason": "test"})
     assert r.status_code == 200 and r.get_json()["status"] == "frozen"
     assert [b["userId"] for b in world.fake.bodies("/V4/CloseSession")] == ["p1"]
-    world.admin("PATCH", "/players/p1", json={"status": "active"})
+    world.admin("PATCH", "/players/p1", json={"status": "active", "reason": "test"})
     assert len(world.fake.bodies("/V4/CloseSession")) == 1  # unfreezing closes nothing
 
 
@@ -255,12 +257,12 @@ def test_freezing_succeeds_when_the_provider_is_down_and_the_attempt_is_recorded
     app = wallet(database_url, closed_port_url())
     operator = Operator(app.test_client())
     operator.open_player("p1")
-    r = operator.request("PATCH", "/players/p1", json={"status": "frozen"})
+    r = operator.request("PATCH", "/players/p1", json={"status": "frozen", "reason": "test"})
     assert r.status_code == 200 and r.get_json()["status"] == "frozen"
     [call] = operator.request("GET", "/provider/calls?userId=p1").get_json()["items"]
     assert (call["kind"], call["status"], call["reason"]) == ("CloseSession", "failed", "player frozen")
     runner = app.test_cli_runner()
-    out = runner.invoke(args=["wallet", "set-status", "p1", "frozen"])
+    out = runner.invoke(args=["wallet", "set-status", "p1", "frozen", "--reason", "test"])
     assert out.exit_code == 0 and "CloseSession at the provider: failed" in out.output
     app.extensions["wallet.engine"].dispose()
 
@@ -318,8 +320,9 @@ def test_the_token_never_appears_in_logs_records_answers_or_cli_output(world: Wo
     for args in (["cancels", "1"], ["provider-calls"], ["provider-calls", "3"], ["sweeps", "1"],
                  ["close-session", "p1"]):
         shown.append(runner.invoke(args=["wallet", *args]).output)
-    shown.append(world.app.test_client().get("/support/rounds/round-t",
-                                             auth=("staff", "test-admin-token-0123456789")).get_data(as_text=True))
+    site = site_client(world.app, "viewer")
+    shown.append(site.get("/support/rounds/round-t").get_data(as_text=True))
+    shown += [site.get(f"/support/provider-calls/{n}").get_data(as_text=True) for n in (1, 2, 3)]
 
     assert any('"***"' in s for s in shown)  # the stored bodies are there, masked
     assert not [s for s in shown if TOKEN in s]

@@ -4,7 +4,6 @@ twice (one sweep after another, or two at once), the money back, the record and 
 
 from __future__ import annotations
 
-import base64
 
 import threading
 from collections import Counter
@@ -17,7 +16,7 @@ import pytest
 
 from tests.api.test_provider_calls import HTML_502, World, closed_port_url, wallet
 from tests.provider_fake import FakeProvider, in_process
-from tests.support import ADMIN_TOKEN
+from tests.site_helpers import site_client
 from wallet import clock
 
 
@@ -102,14 +101,14 @@ def test_a_stale_round_has_an_unrefunded_bet_no_result_no_end_and_an_old_last_en
     assert stale(world, olderThanHours=1, userId="someone")["items"] == []
 
     # the back-office site lists the same rounds, with links to each round and player
-    auth = {"Authorization": "Basic " + base64.b64encode(f"staff:{ADMIN_TOKEN}".encode()).decode()}
-    page = world.app.test_client().get("/support/stale-rounds", headers=auth)
+    site = site_client(world.app, "viewer")
+    page = site.get("/support/stale-rounds")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "r-old" in text and "4.00 USD" in text and "r-recent" not in text and "r-won" not in text
-    text = world.app.test_client().get("/support/stale-rounds?olderThanHours=1", headers=auth).get_data(as_text=True)
+    text = site.get("/support/stale-rounds?olderThanHours=1").get_data(as_text=True)
     assert all(r in text for r in ("r-old", "r-mixed", "r-recent")) and "r-refunded" not in text
-    assert world.app.test_client().get("/support/stale-rounds?olderThanHours=soon", headers=auth).status_code == 422
+    assert site.get("/support/stale-rounds?olderThanHours=soon").status_code == 422
 
 
 def test_the_list_is_keyset_paginated_and_refuses_what_it_cannot_read(world: World):
@@ -161,12 +160,12 @@ def test_the_sweep_acts_on_each_round_status_as_the_table_says(world: World):
 
     record = world.admin("GET", r.headers["Location"].removeprefix("/admin")).get_json()
     assert (record["requestedBy"], record["reason"], record["dryRun"], record["roundsFound"],
-            record["cancelsSent"]) == ("carol", "weekly check", False, 8, 2)
+            record["cancelsSent"]) == ("bootstrap", "weekly check", False, 8, 2)  # the token's, not the body's
     assert all(i["statusCallId"] for i in record["rounds"])
     assert [bool(i["cancelCallId"]) for i in record["rounds"]] == [r.startswith("r-progress") for r in STATUSES]
     calls = world.admin("GET", "/provider/calls", query_string={"sweepId": record["id"]}).get_json()["items"]
     assert Counter(c["kind"] for c in calls) == {"GetRoundStatus": 8, "CancelRound": 2}
-    assert {c["requestedBy"] for c in calls} == {"carol"}
+    assert {c["requestedBy"] for c in calls} == {"bootstrap"}
     metrics = world.app.test_client().get("/metrics").get_data(as_text=True)
     assert 'wallet_sweep_outcomes_total{outcome="awaiting-result"}' in metrics
     assert "wallet_sweep_cancels_sent_total" in metrics and "wallet_stale_rounds_found_total" in metrics

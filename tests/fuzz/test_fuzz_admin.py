@@ -7,7 +7,8 @@ GET /admin/rounds/<roundId>/provider-status (the provider gave no round status),
 
 Every route registered under /admin has a group here (the players', adjustments, transactions,
 rounds, reports, cancels; the games and limits of the operator controls; the provider's status,
-sessions, health and calls; stale rounds and sweeps), plus any method on any of those paths.
+sessions, health and calls; stale rounds and sweeps; staff and tokens, adjustment approvals, the
+audit trail), plus any method on any of those paths.
 Provider calls go to a closed local port with a short timeout: each fails at once, recorded.
 
     make test PYTEST_ARGS="tests/fuzz"                               # quick: 50 examples a group
@@ -354,7 +355,7 @@ def test_player_endpoints(admin: Admin) -> None:
         elif which == "get":
             admin.send("GET", path_of("players", user), headers=headers)
         elif which == "patch":
-            valid = {"status": data.draw(st.sampled_from(["active", "frozen", "closed", "FROZEN"]))}
+            valid = {"status": data.draw(st.sampled_from(["active", "frozen", "closed", "FROZEN"])), "reason": "fuzz"}
             admin.send("PATCH", path_of("players", user), headers=headers, body=data.draw(bodies(valid)))
         else:
             query = data.draw(query_strings(["limit", "cursor"]))
@@ -600,6 +601,56 @@ def test_stale_rounds_and_sweeps(admin: Admin) -> None:
     run()
 
 
+STAFF_NAMES = ["fuzz-staff", "nobody"]
+
+
+def test_staff_adjustment_requests_and_audit_endpoints(admin: Admin) -> None:
+    """Staff accounts and tokens, four-eyes decisions, the audit trail (bootstrap is an admin)."""
+    created = admin.send("POST", "/admin/staff", body=as_json({"userName": "fuzz-staff", "role": "viewer"}))
+    assert created.status_code == 201 and created.get_json()["token"]
+    admin.segment_edges("GET", "staff", None)
+    admin.segment_edges("PATCH", "staff", None, body={"active": True})
+    admin.segment_edges("POST", "staff", None, "tokens")
+    admin.segment_edges("DELETE", "staff", "fuzz-staff", "tokens", None)
+    admin.segment_edges("GET", "adjustments", None)
+    admin.segment_edges("POST", "adjustments", None, "approve")
+    admin.segment_edges("POST", "adjustments", None, "reject")
+    admin.body_edges("POST", "/admin/staff", {"userName": "edge-staff", "role": "viewer", "password": "a long one"},
+                     {"userName": TEXT_EDGES, "role": TEXT_EDGES, "password": TEXT_EDGES, "reason": TEXT_EDGES})
+    admin.body_edges("PATCH", path_of("staff", "fuzz-staff"), {"role": "viewer"},
+                     {"role": TEXT_EDGES, "active": FLAG_EDGES, "reason": TEXT_EDGES})
+    admin.query_edges("/admin/audit", ["actor", "action", "target", "from", "to", "limit", "cursor", "format"])
+    admin.query_edges("/admin/adjustments", ["status", "limit", "cursor"])
+
+    @FUZZ
+    @given(st.data())
+    def run(data: st.DataObject) -> None:
+        headers = data.draw(auth_headers)
+        which = data.draw(st.sampled_from(["create", "patch", "token", "revoke", "decide", "audit"]))
+        name = data.draw(st.one_of(st.sampled_from(STAFF_NAMES), segments))
+        if which == "create":
+            valid = {"userName": data.draw(st.one_of(st.sampled_from(STAFF_NAMES), edge_text)),
+                     "role": data.draw(st.sampled_from(["viewer", "admin", "root", "", "Viewer"]))}
+            admin.send("POST", "/admin/staff", headers=headers, body=data.draw(bodies(valid)))
+        elif which == "patch":
+            valid = {"role": "viewer", "active": data.draw(st.booleans())}
+            admin.send("PATCH", path_of("staff", name), headers=headers,
+                       body=data.draw(bodies(valid, {"active": flags, "reason": reasons})))
+        elif which == "token":
+            admin.send("POST", path_of("staff", name, "tokens"), headers=headers)
+        elif which == "revoke":
+            admin.send("DELETE", path_of("staff", name, "tokens", data.draw(segments)), headers=headers)
+        elif which == "decide":
+            verb = data.draw(st.sampled_from(["approve", "reject"]))
+            admin.send("POST", path_of("adjustments", data.draw(segments), verb), headers=headers,
+                       body=data.draw(st.one_of(st.none(), bodies({"reason": "fuzz"}, {"reason": reasons}))))
+        else:
+            query = data.draw(query_strings(["actor", "action", "target", "from", "to", "limit", "cursor", "format"]))
+            admin.send("GET", "/admin/audit", query, headers, accept=data.draw(accepts))
+
+    run()
+
+
 def test_any_method_on_any_admin_path(admin: Admin) -> None:
     """Unknown paths, wrong methods, bodies where none is expected: HTTP errors keep their code, in JSON."""
     routes = st.sampled_from([("players",), ("players", None), ("players", None, "adjustments"),
@@ -610,7 +661,10 @@ def test_any_method_on_any_admin_path(admin: Admin) -> None:
                               ("players", None, "close-session"), ("rounds", None, "provider-status"),
                               ("provider", "health"), ("provider", "calls"), ("provider", "calls", None),
                               ("stale-rounds",), ("stale-rounds", "sweep"), ("stale-rounds", "sweeps"),
-                              ("stale-rounds", "sweeps", None)])
+                              ("stale-rounds", "sweeps", None), ("staff",), ("staff", None),
+                              ("staff", None, "tokens"), ("staff", None, "tokens", None), ("adjustments",),
+                              ("adjustments", None), ("adjustments", None, "approve"),
+                              ("adjustments", None, "reject"), ("audit",)])
     paths = st.one_of(
         st.lists(segments, min_size=0, max_size=4),
         st.tuples(routes, segments).map(lambda pair: [part or pair[1] for part in pair[0]]),

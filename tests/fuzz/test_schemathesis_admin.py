@@ -92,7 +92,8 @@ def test_the_document_covers_every_admin_route(app: Flask, admin_schema: Any) ->
     """Every /admin rule of the app is an operation of the document, and schemathesis loads each."""
     converters = {"<int:tx_id>": "{transactionId}", "<path:reference>": "{reference}", "<user_id>": "{userId}",
                   "<round_id>": "{roundId}", "<cancel_id>": "{cancelId}", "<call_id>": "{callId}",
-                  "<sweep_id>": "{sweepId}", "<path:game_id>": "{gameId}"}
+                  "<sweep_id>": "{sweepId}", "<path:game_id>": "{gameId}", "<user_name>": "{userName}",
+                  "<token_id>": "{tokenId}", "<request_id>": "{adjustmentId}"}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/admin"):
             path = rule.rule

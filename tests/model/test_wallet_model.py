@@ -1627,7 +1627,7 @@ class WalletMachine(RuleBasedStateMachine):
 
     def _set_status(self, user: str, frozen: bool) -> None:
         status = "frozen" if frozen else "active"
-        r = self.operator.request("PATCH", f"/players/{user}", json={"status": status})
+        r = self.operator.request("PATCH", f"/players/{user}", json={"status": status, "reason": "model"})
         assert r.status_code == 200 and r.get_json()["status"] == status, r.get_data(as_text=True)
         note(f"admin: {user} {status}")
         self.model.players[user].frozen = frozen

@@ -146,7 +146,8 @@ def test_insecure_or_invalid_settings_are_refused(environ: dict[str, str]) -> No
 ], ids=["secret", "allow-list"])
 def test_production_starts_with_a_caller_check_and_an_admin_token(environ: dict[str, str]) -> None:
     settings = Settings.from_env({"WALLET_ENV": "production", "WALLET_ADMIN_TOKEN": ADMIN_TOKEN,
-                                  "WALLET_DATABASE_URL": "postgresql://db/wallet", **environ})
+                                  "WALLET_DATABASE_URL": "postgresql://db/wallet", "WALLET_SECRET_KEY": "y" * 32,
+                                  **environ})
     assert settings.is_production
 
 

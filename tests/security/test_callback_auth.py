@@ -45,9 +45,10 @@ def post(app: Flask, method: str, raw: bytes, headers: dict[str, str] | None = N
 
 
 def remembered(app: Flask) -> tuple[int, int]:
-    """(request-log rows, ledger entries): what a refused request must not have added to."""
+    """(stored answers, ledger entries): what a refused request must not have added to (it is
+    recorded for staff, without an answer: never replayed)."""
     with app.extensions["wallet.engine"].connect() as conn:
-        return (conn.execute(text("SELECT COUNT(*) FROM requests")).scalar_one(),
+        return (conn.execute(text("SELECT COUNT(*) FROM requests WHERE response IS NOT NULL")).scalar_one(),
                 conn.execute(text("SELECT COUNT(*) FROM transactions")).scalar_one())
 
 

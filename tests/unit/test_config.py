@@ -20,6 +20,7 @@ def test_every_variable_is_read():
         "WALLET_ENV": "production", "WALLET_DATABASE_URL": "postgresql://db/wallet",
         "WALLET_CALLBACK_SECRET": "s3cret-s3cret-s3cret", "WALLET_ALLOWED_NETWORKS": "10.0.0.0/8, 192.168.1.5",
         "WALLET_TRUSTED_PROXIES": "127.0.0.1/32", "WALLET_ADMIN_TOKEN": "x" * 32, "WALLET_MAX_BODY_BYTES": "2048",
+        "WALLET_SECRET_KEY": "y" * 32,
         "LUCKY_MONACO_API_URL": "https://api.example/", "WALLET_DB_POOL_SIZE": "3",
     })
     assert s.is_production and s.callback_secret == "s3cret-s3cret-s3cret" and s.max_body_bytes == 2048
@@ -44,7 +45,8 @@ def test_production_refuses_insecure_settings(env):
 
 def test_production_accepts_an_allow_list_instead_of_a_secret():
     s = Settings.from_env({"WALLET_ENV": "production", "WALLET_ALLOWED_NETWORKS": "10.1.0.0/16",
-                           "WALLET_ADMIN_TOKEN": "x" * 32, "WALLET_DATABASE_URL": "postgresql://db/wallet"})
+                           "WALLET_ADMIN_TOKEN": "x" * 32, "WALLET_DATABASE_URL": "postgresql://db/wallet",
+                           "WALLET_SECRET_KEY": "y" * 32})
     assert s.callback_secret is None and s.allowed_networks
 
 
@@ -68,3 +70,14 @@ def test_production_refuses_the_embedded_database():
     with pytest.raises(ConfigError, match="WALLET_DATABASE_URL"):
         Settings.from_env({"WALLET_ENV": "production", "WALLET_CALLBACK_SECRET": "s" * 32,
                            "WALLET_ADMIN_TOKEN": "x" * 32})
+
+
+@pytest.mark.parametrize("raw,days", [(None, 30), ("", 30), ("1", 1), ("90", 90)])
+def test_the_request_log_keeps_whole_days_30_by_default(raw, days):
+    assert Settings.from_env({} if raw is None else {"WALLET_REQUEST_LOG_DAYS": raw}).request_log_days == days
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "1.5", "a month"])
+def test_the_request_log_keeps_at_least_one_day(raw):
+    with pytest.raises(ConfigError, match="WALLET_REQUEST_LOG_DAYS"):
+        Settings.from_env({"WALLET_REQUEST_LOG_DAYS": raw})

@@ -13,7 +13,7 @@ GOOD = "k" * MIN_SECRET_LENGTH
 
 def _production(**env: str) -> Settings:
     return Settings.from_env({"WALLET_ENV": "production", "WALLET_ADMIN_TOKEN": TOKEN,
-                              "WALLET_DATABASE_URL": "postgresql://db/wallet", **env})
+                              "WALLET_DATABASE_URL": "postgresql://db/wallet", "WALLET_SECRET_KEY": "y" * 32, **env})
 
 
 @pytest.mark.parametrize("secret", [" ", " " * 40, "\t\n  \r", "\u3000" * 20])

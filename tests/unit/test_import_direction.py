@@ -1,12 +1,15 @@
-"""wallet/provider (the provider client, its services, the sandbox, their models) never imports
-wallet/admin: the admin API and CLI depend on it, not the other way round (no import cycle)."""
+"""wallet/provider (the provider client, its services, the sandbox, their models), wallet/controls
+and wallet/people (staff, roles, audit) never import wallet/admin: the admin API, the CLI and the
+site depend on them, not the other way round (no import cycle)."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-PROVIDER = Path(__file__).resolve().parents[2] / "wallet" / "provider"
+import pytest
+
+WALLET = Path(__file__).resolve().parents[2] / "wallet"
 
 
 def _imports(path: Path) -> set[str]:
@@ -20,9 +23,10 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_the_provider_package_never_imports_the_admin_package():
-    files = sorted(PROVIDER.glob("*.py"))
-    assert len(files) >= 6
+@pytest.mark.parametrize(("package", "at_least"), [("provider", 6), ("controls", 2), ("people", 3)])
+def test_the_domain_packages_never_import_the_admin_package(package: str, at_least: int):
+    files = sorted((WALLET / package).glob("*.py"))
+    assert len(files) >= at_least
     offenders = {f.name: sorted(n for n in _imports(f) if n == "wallet.admin" or n.startswith("wallet.admin."))
                  for f in files}
     assert {name: found for name, found in offenders.items() if found} == {}

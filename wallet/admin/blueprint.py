@@ -1,4 +1,5 @@
-"""Admin JSON API under /admin, behind `Authorization: Bearer $WALLET_ADMIN_TOKEN`.
+"""Admin JSON API under /admin, behind `Authorization: Bearer <token>`: a staff token, or
+$WALLET_ADMIN_TOKEN (the built-in admin `bootstrap`); the role decides the writes (`requires`).
 
 Handlers only parse (marshmallow), call one function of `services` (writes)
 or `queries` (reads), and shape the answer; the CLI and the support page call
@@ -10,7 +11,8 @@ what happens outside a view): every refusal is a 4xx JSON object
 per-field messages):
 
 * 400 `badrequest`: a body that cannot be read as JSON;
-* 401 `unauthorized`; 404 `notfound` (also a path segment that cannot name
+* 401 `unauthorized` (missing, unknown or revoked token, or a disabled person's);
+  403 `forbidden` (the role may not); 404 `notfound` (also a path segment that cannot name
   anything: NUL, an unpaired surrogate, longer than its column, an id beyond
   a bigint); 405, 413 and other HTTP errors keep their codes;
 * 409 `conflict`; 422 `invalid` (any value the schemas refuse, and JSON the
@@ -29,7 +31,7 @@ means a check is missing at the edge (the fuzz tests fail on one).
 
 from __future__ import annotations
 
-import hmac
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -37,7 +39,7 @@ from decimal import InvalidOperation
 from typing import Any, TypeVar
 
 import psycopg
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -45,6 +47,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from wallet.admin import export, queries
+from wallet.people import staff
+from wallet.admin.reads import replica
 from wallet.admin.schemas import (
     Adjustment,
     PageQuery,
@@ -55,6 +59,7 @@ from wallet.admin.schemas import (
     TransactionQuery,
     is_db_id,
 )
+from wallet.callbacks.auth import client_ip
 from wallet.jsonutil import NOTHING, JSONRefused, dumps, loads, text_problem
 from wallet.ledger import services
 from wallet.ledger.outcomes import AdminError, NotFound
@@ -66,6 +71,8 @@ T = TypeVar("T")
 log = logging.getLogger("wallet.admin.errors")
 changes = logging.getLogger("wallet.admin")
 
+# A bearer token longer than this names nobody (staff tokens are 47 characters): no hash, no query.
+TOKEN_LENGTH = 1024
 # Seconds a client is asked to wait when the database cannot be reached.
 RETRY_AFTER_SECONDS = 5
 # The kind (`error`) of each status; other HTTP errors use Werkzeug's name, squeezed ("requestentitytoolarge").
@@ -73,8 +80,9 @@ KINDS = {400: "badrequest", 401: "unauthorized", 403: "forbidden", 404: "notfoun
          409: "conflict", 413: "toolarge", 422: "invalid", 500: "internal", 503: "unavailable"}
 # Path segments of the admin routes: what each names, and its limit (the column's length).
 PATH_TEXT = {"user_id": ("player", "userId"), "round_id": ("round", "roundId"), "reference": ("reference", "reference"),
-             "game_id": ("game", "gameId")}
-PATH_IDS = {"tx_id": "transaction", "cancel_id": "cancel", "call_id": "provider call", "sweep_id": "sweep"}
+             "game_id": ("game", "gameId"), "user_name": ("staff", "userName")}
+PATH_IDS = {"tx_id": "transaction", "cancel_id": "cancel", "call_id": "provider call", "sweep_id": "sweep",
+            "token_id": "token", "request_id": "adjustment"}
 
 
 # --------------------------------------------------------------------------- errors
@@ -173,26 +181,56 @@ def _refused_input(exc: Exception, state: str) -> tuple[int, str] | None:
 # --------------------------------------------------------------------------- the edge
 
 
-def secret_matches(configured: str | None, given: str | None) -> bool:
-    """Constant-time comparison; with no token configured the admin side is closed."""
-    if not configured or not given:
-        return False
-    return hmac.compare_digest(configured.encode("utf-8"), given.encode("utf-8", "replace"))
-
-
-def token_ok(configured: str | None, header: str | None) -> bool:
-    """Constant-time bearer check of an Authorization header."""
+def _bearer(header: str | None) -> str | None:
     if not header or not header.startswith("Bearer "):
-        return False
-    return secret_matches(configured, header[7:].strip())
+        return None
+    return header[7:].strip() or None
 
 
 def _authenticate() -> Response | None:
+    """Who asks (wallet/people/staff.py): a staff token, or WALLET_ADMIN_TOKEN (the built-in admin
+    `bootstrap`). Missing, unknown, revoked, or a disabled person's: 401. The Actor goes on flask.g.
+    Looked up on the primary, never a replica: a revoked token is refused at once."""
     settings = current_app.config["WALLET_SETTINGS"]
-    if not token_ok(settings.admin_token, request.headers.get("Authorization")):
-        return error_response(401, "missing or invalid admin bearer token",
+    token = _bearer(request.headers.get("Authorization"))
+    found = None
+    if token is not None and text_problem(token) is None and len(token) <= TOKEN_LENGTH:
+        with engine().connect() as conn:
+            found = staff.actor_for_token(conn, token, bootstrap_token=settings.admin_token,
+                                          address=source_address())
+    if found is None:
+        return error_response(401, "missing or invalid admin bearer token (or its person is disabled)",
                               headers={"WWW-Authenticate": 'Bearer realm="wallet-admin"'})
+    g.actor = found
     return None
+
+
+def source_address() -> str | None:
+    """The caller's address for the audit trail: X-Forwarded-For believed only from
+    WALLET_TRUSTED_PROXIES (the callbacks' rule, wallet/callbacks/auth.py)."""
+    ip = client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                   current_app.config["WALLET_SETTINGS"].trusted_proxies)
+    return str(ip) if ip is not None else request.remote_addr
+
+
+def current_actor() -> staff.Actor:
+    """The authenticated actor of this admin request."""
+    return g.actor
+
+
+def requires(action: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A route that writes: 403 `{"error": "forbidden", "description": "role X may not ..."}` unless
+    the actor's role allows `action` (checked before the body is read; the service checks again)."""
+
+    def decorate(view: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            staff.require(current_actor(), action)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def path_problem(name: str, value: Any) -> str | None:
@@ -270,45 +308,55 @@ def json_body(schema: Schema) -> dict[str, Any]:
 
 
 @bp.post("/players")
+@requires("player.create")
 def create_player() -> tuple[Response, int]:
     values = json_body(PlayerCreate())
     with engine().begin() as conn:
-        row = services.create_player(conn, values["user_id"], values["currency"])
+        row = services.create_player(conn, values["user_id"], values["currency"], actor=current_actor(),
+                                     reason=values["reason"])
     return jsonify(queries.player_dict(row)), 201
 
 
 @bp.get("/players/<user_id>")
 def get_player(user_id: str) -> Response:
-    return jsonify(read(queries.get_player, user_id))
+    return jsonify(replica(queries.get_player, user_id))
 
 
 @bp.patch("/players/<user_id>")
+@requires("player.controls")
 def patch_player(user_id: str) -> Response:
-    """Freeze or unfreeze. `reason` (the contract's body) is optional and only logged for now."""
+    """Freeze or unfreeze, with a reason (required; kept in the audit trail)."""
     values = json_body(StatusPatch())
     with engine().begin() as conn:
-        row = services.set_status(conn, user_id, values["status"])
+        row = services.set_status(conn, user_id, values["status"], actor=current_actor(), reason=values["reason"])
     if values["status"] == "frozen":  # also at the provider: best effort, recorded (wallet/provider/calls.py)
         provider_calls.close_session_quietly(engine(), current_app.config["WALLET_SETTINGS"], user_id,
-                                             requested_by=f"admin-api {request.remote_addr}", reason="player frozen")
+                                             actor=current_actor(), reason="player frozen")
     changes.info("player status set", extra={"fields": {
         "userId": user_id, "status": values["status"], "reason": values["reason"]}})
     return jsonify(queries.player_dict(row))
 
 
 @bp.post("/players/<user_id>/adjustments")
+@requires("adjustment.create")
 def adjust(user_id: str) -> tuple[Response, int]:
+    """Posted at once (201; 200 for a repetition), or pending approval (202; 200 for a repetition)."""
     values = json_body(Adjustment())
     with engine().begin() as conn:
-        created, row = services.adjust(conn, user_id, values["amount"], values["reference"], values["reason"])
+        outcome = services.request_adjustment(conn, user_id, values["amount"], values["reference"], values["reason"],
+                                              actor=current_actor(),
+                                              thresholds=current_app.config["WALLET_SETTINGS"].thresholds)
+        if outcome.request is not None:
+            return jsonify(outcome.request), 202 if outcome.created else 200
+        row = outcome.transaction
         listed, _ = queries.list_transactions(conn, queries.TransactionFilter(reference=row.reference, type="adjustment"), 1)
-    return jsonify(listed[0]), 201 if created else 200
+    return jsonify(listed[0]), 201 if outcome.created else 200
 
 
 @bp.get("/players/<user_id>/history")
 def player_history(user_id: str) -> Response:
     page = PageQuery().load(request.args)
-    return jsonify(read(queries.player_history, user_id, page["limit"], page["cursor"]))
+    return jsonify(replica(queries.player_history, user_id, page["limit"], page["cursor"]))
 
 
 def wants_csv(fmt: str) -> bool:
@@ -323,55 +371,38 @@ def list_transactions() -> Response:
     f = queries.TransactionFilter(**values)
     if wants_csv(fmt):
         return csv_response(f)
-    items, next_cursor = read(queries.list_transactions, f, limit, cursor)
+    items, next_cursor = replica(queries.list_transactions, f, limit, cursor)
     return jsonify(items=items, nextCursor=next_cursor)
 
 
 def csv_response(f: queries.TransactionFilter) -> Response:
     """Stream every entry matching `f`; the filter is checked before the first byte is sent."""
-    conn = engine().connect()
-    try:
-        rows = queries.iter_transactions(conn, f)
-        # The query runs now, before the first byte: its errors still get an answer.
-        rows = itertools.chain(list(itertools.islice(rows, 1)), rows)
-    except Exception:
-        conn.close()
-        raise
-
-    def generate() -> Iterator[str]:
-        try:
-            yield from export.csv_lines(rows)
-        finally:
-            conn.close()
-
-    response = Response(generate(), mimetype="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})
-    response.call_on_close(conn.close)  # also when the body is never read (HEAD, a client gone early)
-    return response
+    return export.download(queries.iter_transactions, f, export.COLUMNS, "transactions")
 
 
 @bp.get("/transactions/<int:tx_id>")
 def get_transaction(tx_id: int) -> Response:
-    return jsonify(read(queries.get_transaction, tx_id))
+    return jsonify(replica(queries.get_transaction, tx_id))
 
 
 @bp.get("/transactions/by-reference/<path:reference>")
 def get_by_reference(reference: str) -> Response:
-    return jsonify(read(queries.get_by_reference, reference))
+    return jsonify(replica(queries.get_by_reference, reference))
 
 
 @bp.get("/rounds/<round_id>")
 def get_round(round_id: str) -> Response:
     values = RoundQuery().load(request.args)
-    return jsonify(read(queries.get_round, round_id, values["user_id"] or None))
+    return jsonify(replica(queries.get_round, round_id, values["user_id"] or None))
 
 
 @bp.get("/reports/daily")
 def daily_report() -> Response:
     values = ReportQuery().load(request.args)
-    return jsonify(read(queries.daily_report, values["since"], values["until"]))
+    return jsonify(replica(queries.daily_report, values["since"], values["until"]))
 
 
 @bp.get("/reconciliation")
 def reconciliation() -> Response:
+    # On the primary, not the replica: a reconciliation must see every committed entry.
     return jsonify(read(queries.reconciliation))

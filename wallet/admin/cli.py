@@ -1,7 +1,7 @@
 """`flask --app wsgi wallet ...`: the admin operations on the command line (same functions as the API).
 
-Read commands print a table by default, `--json` for the API's JSON and
-`--csv` for spreadsheets. Write commands print the JSON the API answers.
+Read commands print a table by default, `--format json` (or `--json`) for the
+API's JSON and `--format csv` (`--csv`) for spreadsheets. Write commands print the JSON the API answers.
 The provider's calls (CancelRound, GetRoundStatus, CloseSession, HealthCheck)
 and the stale-round sweep are at the end; they exit 2 when the provider did
 not give the answer asked for (the call is recorded all the same).
@@ -10,7 +10,6 @@ not give the answer asked for (the call is recorded all the same).
 from __future__ import annotations
 
 import functools
-import getpass
 import sys
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -20,6 +19,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
+from sqlalchemy import select
 
 from wallet.admin import export, queries
 from wallet.admin.blueprint import engine as _engine
@@ -27,8 +27,10 @@ from wallet.admin.blueprint import read
 from wallet.admin.schemas import PageQuery, ReportQuery, TransactionQuery
 from wallet.jsonutil import dumps
 from wallet.ledger import services
+from wallet.ledger.models import players
 from wallet.ledger.outcomes import AdminError
 from wallet.money import AmountError, parse_signed_amount
+from wallet.people.staff import Actor, cli_actor, os_login
 from wallet.provider import calls, service, sweeper
 
 wallet_cli = AppGroup("wallet", help="Operate the wallet: players, adjustments, ledger queries.")
@@ -72,13 +74,18 @@ def _fields(obj: dict[str, Any], skip: tuple[str, ...]) -> str:
 
 
 def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--table (default), --json, --csv: one `fmt` argument; AdminError and bad input exit 1."""
+    """`--format table|json|csv` (every read command has it), or its short forms --table (default),
+    --json, --csv: one `fmt` argument; AdminError and bad input exit 1."""
 
+    @click.option("--format", "format_", type=click.Choice(["table", "json", "csv"]), default=None,
+                  help="table (default), json (the API's JSON) or csv; --table, --json, --csv say the same.")
     @click.option("--json", "fmt", flag_value="json", help="The API's JSON.")
     @click.option("--csv", "fmt", flag_value="csv", help="CSV (money as plain decimals).")
     @click.option("--table", "fmt", flag_value="table", default=True, help="Readable table (default).")
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, format_: str | None = None, **kwargs: Any) -> Any:
+        if format_ is not None:
+            kwargs["fmt"] = format_
         try:
             return command(*args, **kwargs)
         except (AdminError, ValidationError) as exc:
@@ -104,13 +111,16 @@ def _emit(fmt: str, data: Any, items: list[dict[str, Any]], columns: tuple[str, 
 @wallet_cli.command("create-player")
 @click.argument("user_id")
 @click.argument("currency")
-def create_player(user_id: str, currency: str) -> None:
+@click.option("--reason", help="Why (optional; kept in the audit trail).")
+def create_player(user_id: str, currency: str, reason: str | None) -> None:
     """Open a wallet for USER_ID in CURRENCY (ISO 4217)."""
     try:
         with _engine().begin() as conn:
-            _print(queries.player_dict(services.create_player(conn, user_id, currency.upper())))
+            _print(queries.player_dict(services.create_player(conn, user_id, currency.upper(), actor=cli_actor(),
+                                                              reason=reason)))
     except AdminError as exc:
         _fail(exc)
+    click.echo(f"player {user_id} opened in {currency.upper()}", err=True)
 
 
 @wallet_cli.command("adjust")
@@ -119,13 +129,26 @@ def create_player(user_id: str, currency: str) -> None:
 @click.option("--reference", required=True, help="Unique reference; repeating it is idempotent.")
 @click.option("--reason", required=True, help="Why (deposit, withdrawal, correction ...).")
 def adjust(user_id: str, amount: str, reference: str, reason: str) -> None:
-    """Credit (positive AMOUNT) or debit (negative) a player's wallet."""
+    """Credit (positive AMOUNT) or debit (negative) a player's wallet. At or above the currency's
+    approval threshold it is stored pending until another person approves it (adjustment-approve)."""
     try:
         value: Decimal = parse_signed_amount(amount)
         with _engine().begin() as conn:
-            services.adjust(conn, user_id, value, reference, reason)
-            items, _ = queries.list_transactions(conn, queries.TransactionFilter(reference=reference, type="adjustment"), 1)
+            outcome = services.request_adjustment(conn, user_id, value, reference, reason, actor=cli_actor(),
+                                                  thresholds=current_app.config["WALLET_SETTINGS"].thresholds)
+            if outcome.request is None:
+                items, _ = queries.list_transactions(
+                    conn, queries.TransactionFilter(reference=reference, type="adjustment"), 1)
+        if outcome.request is not None:
+            _print(outcome.request)
+            click.echo(f"adjustment {reference} is {outcome.request['status']}: another finance or admin person "
+                       "approves it" + ("" if outcome.created else " (a repetition: nothing changed)"), err=True)
+            return
         _print(items[0])
+        if not outcome.created:
+            click.echo(f"adjustment {reference} was already posted; nothing changed", err=True)
+        else:
+            click.echo(f"adjustment {reference} posted: {value:+} to {user_id}", err=True)
     except (AdminError, AmountError) as exc:
         _fail(exc)
 
@@ -133,16 +156,22 @@ def adjust(user_id: str, amount: str, reference: str, reason: str) -> None:
 @wallet_cli.command("set-status")
 @click.argument("user_id")
 @click.argument("status", type=click.Choice(["active", "frozen"]))
-def set_status(user_id: str, status: str) -> None:
+@click.option("--reason", required=True, help="Why (required; kept in the audit trail).")
+def set_status(user_id: str, status: str, reason: str) -> None:
     """Freeze or unfreeze a player."""
     try:
         with _engine().begin() as conn:
-            _print(queries.player_dict(services.set_status(conn, user_id, status)))
+            before = conn.execute(select(players.c.status).where(players.c.user_id == user_id)).scalar()
+            _print(queries.player_dict(services.set_status(conn, user_id, status, actor=cli_actor(), reason=reason)))
     except AdminError as exc:
         _fail(exc)
+    if before == status:
+        click.echo(f"player {user_id} was already {status}; nothing changed", err=True)
+        return
+    click.echo(f"player {user_id} is now {status} (was {before})", err=True)
     if status == "frozen":  # also at the provider: best effort, recorded
         call = calls.close_session_quietly(_engine(), current_app.config["WALLET_SETTINGS"], user_id,
-                                           requested_by=f"cli {_login()}", reason="player frozen")
+                                           actor=cli_actor(), reason="player frozen")
         said = f"{call['status']} (provider call {call['id']})" if call else "not recorded (see the log)"
         click.echo(f"CloseSession at the provider: {said}", err=True)
 
@@ -271,14 +300,17 @@ SWEEP_TROUBLE = ("unknown-at-provider", "cancel-rejected", "cancel-failed")
 
 
 def _login() -> str:
-    try:
-        return getpass.getuser()
-    except OSError:  # no login name in some containers
-        return "unknown"
+    return os_login()
 
 
 def _settings() -> Any:
     return current_app.config["WALLET_SETTINGS"]
+
+
+def sweeper_actor(name: str) -> Actor:
+    """The stale-round sweeper's actor: `sweeper` (cron), or `sweeper:<name>` (a reserved form, so that
+    no staff account's name can be borrowed); it may cancel rounds as an admin may."""
+    return Actor("sweeper" if name == "sweeper" else f"sweeper:{name}", "admin", "sweeper", None)
 
 
 def _print_or_fail(run: Callable[[], Any]) -> Any:
@@ -296,7 +328,7 @@ def _print_or_fail(run: Callable[[], Any]) -> Any:
 @click.option("--round-id", help="With REFERENCE: refuse unless the bet is in this round. Without: the round "
               "to cancel (with --user-id), by its earliest unrefunded bet.")
 @click.option("--user-id", help="Whose round (with --round-id).")
-@click.option("--requested-by", help="Who asks (default: cli <login name>).")
+@click.option("--requested-by", help="Who asks, recorded as cli:<name> (default: the login name).")
 @click.option("--reason", help="Why (optional).")
 def cancel_round(reference: str | None, round_id: str | None, user_id: str | None, requested_by: str | None,
                  reason: str | None) -> None:
@@ -306,7 +338,7 @@ def cancel_round(reference: str | None, round_id: str | None, user_id: str | Non
         _fail(AdminError("give a bet's REFERENCE, or --round-id and --user-id"))
     record = _print_or_fail(lambda: service.request_cancel(
         _engine(), _settings(), reference, round_id=round_id, user_id=user_id,
-        requested_by=requested_by or f"cli {_login()}", reason=reason))
+        actor=cli_actor(requested_by), reason=reason))
     if record["status"] != "confirmed":
         sys.exit(2)
 
@@ -345,13 +377,12 @@ def provider_status(round_id: str, user_id: str | None) -> None:
 @wallet_cli.command("close-session")
 @click.argument("user_id")
 @click.option("--game-id", help="Only the session of this game.")
-@click.option("--requested-by", help="Who asks (default: cli <login name>).")
+@click.option("--requested-by", help="Who asks, recorded as cli:<name> (default: the login name).")
 @click.option("--reason", help="Why (optional).")
 def close_session(user_id: str, game_id: str | None, requested_by: str | None, reason: str | None) -> None:
     """Ask the provider to close a player's game session (CloseSession); exit 2 unless confirmed."""
     record = _print_or_fail(lambda: calls.close_session(
-        _engine(), _settings(), user_id, game_id=game_id, requested_by=requested_by or f"cli {_login()}",
-        reason=reason))
+        _engine(), _settings(), user_id, game_id=game_id, actor=cli_actor(requested_by), reason=reason))
     if record["status"] != "confirmed":
         sys.exit(2)
 
@@ -405,7 +436,8 @@ def stale_rounds(older_than_hours: float, user_id: str | None, limit: int, curso
 @click.option("--older-than-hours", default=24.0, show_default=True, type=float,
               help="Rounds whose last entry is older than this.")
 @click.option("--dry-run", is_flag=True, help="Ask the provider, send nothing (outcome would-cancel).")
-@click.option("--requested-by", default="sweeper", show_default=True, help="Who runs it (cron: sweeper).")
+@click.option("--requested-by", default="sweeper", show_default=True,
+              help="Who runs it: sweeper (cron), or a name recorded as sweeper:<name>.")
 @click.option("--reason", help="Why (optional).")
 @click.option("--limit", default=sweeper.SWEEP_LIMIT, show_default=True, help="Rounds at most, oldest first.")
 @click.option("--json", "as_json", is_flag=True, help="The API's JSON instead of a table.")
@@ -418,7 +450,7 @@ def sweep_rounds(older_than_hours: float, dry_run: bool, requested_by: str, reas
     """
     try:
         result = sweeper.sweep(_engine(), _settings(), older_than_hours=older_than_hours, dry_run=dry_run,
-                               requested_by=requested_by, reason=reason, limit=limit)
+                               actor=sweeper_actor(requested_by), reason=reason, limit=limit)
     except AdminError as exc:
         _fail(exc)
     items = result["rounds"]

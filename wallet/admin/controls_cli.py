@@ -25,8 +25,9 @@ from marshmallow import ValidationError
 
 from wallet.admin.blueprint import engine as _engine
 from wallet.admin.blueprint import read
-from wallet.admin.cli import _emit, _fail, _login, _print, output_options, table, wallet_cli
+from wallet.admin.cli import _emit, _fail, _print, output_options, table, wallet_cli
 from wallet.admin.controls_schemas import LimitsPut, limit_changes
+from wallet.people.staff import Actor, cli_actor
 from wallet.controls import service
 from wallet.ledger.outcomes import AdminError
 
@@ -43,8 +44,8 @@ LIMIT_OPTIONS = {
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def _who() -> str:
-    return f"cli {_login()}"
+def _who() -> Actor:
+    return cli_actor()
 
 
 def _say(lines: list[str], as_json: bool) -> None:
@@ -66,7 +67,7 @@ def games(enabled: bool | None, fmt: str) -> None:
 
 def _set_game(game_id: str, enabled: bool, reason: str, as_json: bool) -> None:
     try:
-        changed, game = service.set_game_enabled(_engine(), game_id, enabled, reason=reason, requested_by=_who())
+        changed, game = service.set_game_enabled(_engine(), game_id, enabled, reason=reason, actor=_who())
     except AdminError as exc:
         _fail(exc)
     word = "enabled" if enabled else "disabled"
@@ -186,7 +187,7 @@ def set_limits(user_id: str, reason: str, as_json: bool, **options: str | None) 
         values = LimitsPut().load(_body(options, reason))
         changes, excluded_until = limit_changes(values)
         outcome = service.set_limits(_engine(), current_app.config["WALLET_SETTINGS"], user_id, changes,
-                                     excluded_until=excluded_until, reason=values["reason"], requested_by=_who())
+                                     excluded_until=excluded_until, reason=values["reason"], actor=_who())
     except (AdminError, ValidationError) as exc:
         _fail(exc)
     lines = [c.describe() for c in outcome.changes]

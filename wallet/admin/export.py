@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -64,3 +65,33 @@ def csv_lines(items: Iterable[dict[str, Any]], columns: tuple[str, ...] = COLUMN
     yield line(columns)
     for item in items:
         yield line(cell(value_at(item, name)) for name in columns)
+
+
+def download(rows: Callable[[Any, Any], Iterator[dict[str, Any]]], f: Any, columns: tuple[str, ...],
+             name: str) -> Any:
+    """A streamed CSV answer of every row `rows(conn, f)` yields, read on the staff's read engine
+    (wallet/admin/reads.py). The query runs before the first byte, so that its errors still get an
+    answer; the connection is closed when the body ends or is never read (HEAD, a client gone)."""
+    from flask import Response
+
+    from wallet.admin import reads
+
+    conn = reads.read_engine().connect()
+    try:
+        reads.announce_age(conn)
+        found = rows(conn, f)
+        found = itertools.chain(list(itertools.islice(found, 1)), found)
+    except Exception:
+        conn.close()
+        raise
+
+    def generate() -> Iterator[str]:
+        try:
+            yield from csv_lines(found, columns)
+        finally:
+            conn.close()
+
+    response = Response(generate(), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    response.call_on_close(conn.close)
+    return response

@@ -28,7 +28,9 @@ bp = Blueprint("openapi", __name__)
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
 ADMIN_AUTH = [{"adminBearer": []}]
-ERROR_TEXT = {400: "the body cannot be read as JSON", 401: "missing or wrong admin token",
+ERROR_TEXT = {400: "the body cannot be read as JSON",
+              401: "missing, unknown or revoked token, or its person disabled",
+              403: "the token's role may not do this (forbidden; description names the role)",
               404: "not found (also: a path segment that cannot name anything)", 409: "conflict",
               422: "invalid input; `fields` has the per-field messages",
               502: "the provider gave no usable answer (the call is recorded; callId names it)",
@@ -38,7 +40,8 @@ _ID_TEXT = {"type": "string", "minLength": 1, "maxLength": IDENTIFIER_LENGTH}
 _DB_ID = {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX}
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "userId": _ID_TEXT, "roundId": _ID_TEXT, "reference": _ID_TEXT, "transactionId": _DB_ID, "cancelId": _DB_ID,
-    "callId": _DB_ID, "sweepId": _DB_ID, "gameId": _ID_TEXT,
+    "callId": _DB_ID, "sweepId": _DB_ID, "gameId": _ID_TEXT, "userName": _ID_TEXT, "tokenId": _DB_ID,
+    "adjustmentId": _DB_ID,
 }
 
 
@@ -85,11 +88,13 @@ def _admin_paths(spec: APISpec) -> None:
                                               ok=(201, a.PlayerOut), errors=(409, 422))},
         "/admin/players/{userId}": {
             "get": _operation("Balance, currency and status", path=("userId",), ok=(200, a.PlayerOut), errors=(404,)),
-            "patch": _operation("Freeze or unfreeze: {status, reason}; reason optional", path=("userId",), body=a.StatusPatch,
+            "patch": _operation("Freeze or unfreeze: {status, reason}; reason required", path=("userId",), body=a.StatusPatch,
                                 ok=(200, a.PlayerOut), errors=(404, 422)),
         },
         "/admin/players/{userId}/adjustments": {"post": _operation(
-            "Signed manual credit or debit; idempotent by reference (200 on a repeat)", path=("userId",),
+            "Signed manual credit or debit; idempotent by reference (200 on a repeat); a finance or admin "
+            "adjustment at or above WALLET_APPROVAL_THRESHOLDS is stored pending (202) until another person "
+            "approves it", path=("userId",),
             body=a.Adjustment, ok=(201, a.TransactionOut), errors=(404, 409, 422))},
         "/admin/players/{userId}/history": {"get": _operation(
             "Balance history: every entry with the balance after it, newest first", path=("userId",),
@@ -128,6 +133,10 @@ def _admin_paths(spec: APISpec) -> None:
     }
     adjustment = paths["/admin/players/{userId}/adjustments"]["post"]["responses"]
     adjustment["200"] = {**adjustment["201"], "description": "a repetition: the adjustment first posted, nothing moved"}
+    from wallet.admin.staff_api import AdjustmentRequestOut
+
+    adjustment["202"] = {"description": "pending approval (four eyes): the request, status pending",
+                         "content": {"application/json": {"schema": AdjustmentRequestOut}}}
     csv_content = {"text/csv": {"schema": {"type": "string"}}}
     paths["/admin/transactions"]["get"]["responses"]["200"]["content"].update(csv_content)
     for path, operations in paths.items():
@@ -209,6 +218,82 @@ def _controls_paths(spec: APISpec) -> None:
         spec.path(path=path, operations=operations)
 
 
+def _history_paths(spec: APISpec) -> None:
+    """The request log and the rounds (wallet/admin/history_api.py)."""
+    from wallet.admin import history_schemas as h
+
+    csv = {"text/csv": {"schema": {"type": "string"}}}
+    paths: dict[str, dict[str, dict[str, Any]]] = {
+        "/admin/requests": {"get": _operation(
+            "Every callback the wallet answered, refused ones included (kept WALLET_REQUEST_LOG_DAYS), newest "
+            "first, keyset-paginated; CSV with format=csv or Accept: text/csv",
+            query=h.RequestQuery, ok=(200, h.RequestPageOut))},
+        "/admin/rounds": {"get": _operation(
+            "Rounds by status (open, settled, ended, cancelled), player and opening time, newest first, "
+            "keyset-paginated; CSV with format=csv or Accept: text/csv",
+            query=h.RoundsQuery, ok=(200, h.RoundPageOut))},
+    }
+    for path, operations in paths.items():
+        operations["get"]["responses"]["200"]["content"].update(csv)
+        spec.path(path=path, operations=operations)
+
+
+def _staff_paths(spec: APISpec) -> None:
+    """Staff and tokens, four eyes, the audit trail (wallet/admin/staff_api.py)."""
+    from wallet.admin import staff_api as s
+
+    paths: dict[str, dict[str, dict[str, Any]]] = {
+        "/admin/staff": {
+            "post": _operation("Create a staff account with a role and a first API token (shown once)",
+                               body=s.StaffCreate, ok=(201, s.StaffCreatedOut), errors=(409,)),
+            "get": _operation("Every staff account (never a hash or a token)", ok=(200, s.StaffListOut)),
+        },
+        "/admin/staff/{userName}": {
+            "get": _operation("One staff account with its tokens' ids", path=("userName",), ok=(200, s.StaffOut)),
+            "patch": _operation("Change a role, or disable (active false: its tokens answer 401) or enable",
+                                path=("userName",), body=s.StaffPatch, ok=(200, s.StaffOut)),
+        },
+        "/admin/staff/{userName}/tokens": {"post": _operation(
+            "Another API token (shown once)", path=("userName",), body=s.ReasonBody, ok=(201, s.TokenCreatedOut))},
+        "/admin/staff/{userName}/tokens/{tokenId}": {"delete": _operation(
+            "Revoke a token (again: nothing changes, revoked false)", path=("userName", "tokenId"),
+            ok=(200, s.TokenOut))},
+        "/admin/adjustments": {"get": _operation(
+            "Adjustments that needed approval (four eyes), newest first, keyset-paginated",
+            query=s.AdjustmentsQuery, ok=(200, s.AdjustmentPageOut))},
+        "/admin/adjustments/{adjustmentId}": {"get": _operation(
+            "One adjustment request", path=("adjustmentId",), ok=(200, s.AdjustmentRequestOut))},
+        "/admin/adjustments/{adjustmentId}/approve": {"post": _operation(
+            "Approve a pending adjustment (finance or admin, not one's own): it posts now (201); 409 when already "
+            "decided, or when it would take the balance below zero (it stays pending)", path=("adjustmentId",),
+            body=s.ReasonBody, ok=(201, s.AdjustmentRequestOut), errors=(409,))},
+        "/admin/adjustments/{adjustmentId}/reject": {"post": _operation(
+            "Reject a pending adjustment (finance or admin, not one's own); 409 when already decided",
+            path=("adjustmentId",), body=s.ReasonBody, ok=(200, s.AdjustmentRequestOut), errors=(409,))},
+        "/admin/audit": {"get": _operation(
+            "The audit trail (every staff write, CLI write and sweep action), newest first, keyset-paginated; "
+            "CSV with format=csv or Accept: text/csv", query=s.AuditQuery, ok=(200, s.AuditPageOut))},
+    }
+    for path in ("/admin/staff/{userName}/tokens", "/admin/adjustments/{adjustmentId}/approve", "/admin/adjustments/{adjustmentId}/reject"):
+        op = next(iter(paths[path].values()))
+        op["requestBody"]["required"] = False  # only an optional reason
+    paths["/admin/audit"]["get"]["responses"]["200"]["content"].update({"text/csv": {"schema": {"type": "string"}}})
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+
+
+def _forbidden(doc: dict[str, Any]) -> None:
+    """Every admin write may answer 403: the token's role does not allow it (docs/admin.md, roles)."""
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    for path, operations in doc["paths"].items():
+        if not path.startswith("/admin"):
+            continue
+        for verb, op in operations.items():
+            if verb in ("post", "put", "patch", "delete"):
+                op["responses"].setdefault("403", {"description": ERROR_TEXT[403],
+                                                   "content": {"application/json": {"schema": error}}})
+
+
 CALLBACK_ANSWER = {
     "type": "object",
     "required": ["error", "description"],
@@ -261,8 +346,12 @@ def build_spec() -> dict[str, Any]:
     _admin_paths(spec)
     _provider_paths(spec)
     _controls_paths(spec)
+    _history_paths(spec)
+    _staff_paths(spec)
     _callback_paths(spec)
-    return spec.to_dict()
+    doc = spec.to_dict()
+    _forbidden(doc)
+    return doc
 
 
 @bp.get(OPENAPI_PATH)

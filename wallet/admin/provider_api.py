@@ -22,7 +22,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from wallet.admin.blueprint import error_response, guard, json_body
+from wallet.admin import reads
+from wallet.admin.blueprint import current_actor, error_response, guard, json_body, requires
 from wallet.admin.schemas import CURSOR_LENGTH, DbId, Text
 from wallet.callbacks.schemas import Ident
 from wallet.limits import FREE_TEXT_LENGTH, IDENTIFIER_LENGTH, OPERATOR_NAME_LENGTH
@@ -37,7 +38,7 @@ bp = guard(Blueprint("provider_admin", __name__))
 
 class _Who(Schema):
     requestedBy = Text(OPERATOR_NAME_LENGTH, min_length=1, load_default=None, attribute="requested_by",
-                       metadata={"description": "who asks (default: admin-api <address>)"})
+                       metadata={"description": "ignored: the call records the token's person"})
     reason = Text(FREE_TEXT_LENGTH, min_length=1, load_default=None, metadata={"description": "optional"})
 
 
@@ -242,7 +243,8 @@ def _settings() -> Any:
 
 
 def staff(values: dict[str, Any]) -> str:
-    return values.get("requested_by") or f"admin-api {request.remote_addr}"
+    """Who asks, as a provider call records it: the authenticated actor (a body's requestedBy is ignored)."""
+    return current_actor().name
 
 
 def _optional_body(schema: Schema) -> dict[str, Any]:
@@ -251,25 +253,26 @@ def _optional_body(schema: Schema) -> dict[str, Any]:
 
 
 @bp.post("/cancel-round")
+@requires("round.cancel")
 def cancel_round() -> tuple[Response, int]:
     """Synchronous: answers once the provider has (or has not, within the time budget)."""
     values = json_body(CancelRoundBody())
     record = service.request_cancel(_engine(), _settings(), values["reference"], round_id=values["round_id"],
-                                    user_id=values["user_id"], requested_by=staff(values), reason=values["reason"])
+                                    user_id=values["user_id"], actor=current_actor(), reason=values["reason"])
     return jsonify(record), 201
 
 
 @bp.get("/cancels")
 def list_cancels() -> Response:
     values = CancelsQuery().load(request.args)
-    with _engine().connect() as conn:
+    with reads.connect() as conn:
         items, next_cursor = service.list_cancels(conn, **values)
     return jsonify(items=items, nextCursor=next_cursor)
 
 
 @bp.get("/cancels/<cancel_id>")
 def get_cancel(cancel_id: str) -> Response:
-    with _engine().connect() as conn:
+    with reads.connect() as conn:
         return jsonify(service.get_cancel(conn, cancel_id))
 
 
@@ -289,10 +292,11 @@ def provider_status(round_id: str) -> tuple[Response, int] | Response:
 
 
 @bp.post("/players/<user_id>/close-session")
+@requires("player.controls")
 def close_session(user_id: str) -> tuple[Response, int]:
     values = _optional_body(CloseSessionBody())
     record = calls.close_session(_engine(), _settings(), user_id, game_id=values["game_id"],
-                                 requested_by=staff(values), reason=values["reason"])
+                                 actor=current_actor(), reason=values["reason"])
     return jsonify(record), 201
 
 
@@ -304,31 +308,32 @@ def provider_health() -> Response:
 @bp.get("/provider/calls")
 def list_calls() -> Response:
     values = CallsQuery().load(request.args)
-    with _engine().connect() as conn:
+    with reads.connect() as conn:
         items, next_cursor = calls.list_calls(conn, **values)
     return jsonify(items=items, nextCursor=next_cursor)
 
 
 @bp.get("/provider/calls/<call_id>")
 def get_call(call_id: str) -> Response:
-    with _engine().connect() as conn:
+    with reads.connect() as conn:
         return jsonify(calls.get_call(conn, call_id))
 
 
 @bp.get("/stale-rounds")
 def stale_rounds() -> Response:
     values = StaleRoundsQuery().load(request.args)
-    with _engine().connect() as conn:
+    with reads.connect() as conn:
         items, next_cursor = sweeper.stale_rounds(conn, values.pop("older_than_hours"), **values)
     return jsonify(items=items, nextCursor=next_cursor)
 
 
 @bp.post("/stale-rounds/sweep")
+@requires("round.cancel")
 def sweep() -> Response:
     """Synchronous, within the admin request's time budget; the sweep's record is at Location."""
     values = _optional_body(SweepBody())
     result = sweeper.sweep(_engine(), _settings(), older_than_hours=values["older_than_hours"],
-                           dry_run=values["dry_run"], requested_by=staff(values), reason=values["reason"],
+                           dry_run=values["dry_run"], actor=current_actor(), reason=values["reason"],
                            limit=values["limit"], budget=TOTAL_BUDGET)
     response = jsonify(rounds=result["rounds"])
     response.headers["Location"] = f"/admin/stale-rounds/sweeps/{result['id']}"
@@ -338,12 +343,12 @@ def sweep() -> Response:
 @bp.get("/stale-rounds/sweeps")
 def list_sweeps() -> Response:
     values = SweepsQuery().load(request.args)
-    with _engine().connect() as conn:
+    with reads.connect() as conn:
         items, next_cursor = sweeper.list_sweeps(conn, **values)
     return jsonify(items=items, nextCursor=next_cursor)
 
 
 @bp.get("/stale-rounds/sweeps/<sweep_id>")
 def get_sweep(sweep_id: str) -> Response:
-    with _engine().connect() as conn:
+    with reads.connect() as conn:
         return jsonify(sweeper.get_sweep(conn, sweep_id))

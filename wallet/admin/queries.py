@@ -129,7 +129,9 @@ def _status_condition(status: str) -> Any:
     return {
         "open": and_(transactions.c.kind == "bet", _refunded_by.is_(None), not_(_settled_round)),
         "settled": and_(transactions.c.kind == "bet", _refunded_by.is_(None), _settled_round),
-        "refunded": and_(transactions.c.kind == "bet", _refunded_by.is_not(None)),
+        # Driven by the reversals' key, not by probing every bet: refunded bets are a small share
+        # of a large ledger, and a page of them must not scan it (bench/run.sh, 10M rows).
+        "refunded": and_(transactions.c.kind == "bet", transactions.c.id.in_(select(reversals.c.bet_id))),
         "applied": and_(transactions.c.kind.in_(REVERSAL_KINDS), _applied),
         "unmatched": and_(transactions.c.kind.in_(REVERSAL_KINDS), not_(_applied)),
         "posted": transactions.c.kind.in_(STATUS_TYPES["posted"]),

@@ -124,6 +124,8 @@ class PlayerCreate(Schema):
     currency = fields.String(required=True,
                              validate=validate.Regexp(r"^[A-Z]{3}\Z", error="must be an ISO 4217 alphabetic code"),
                              metadata={"description": "ISO 4217 alphabetic code", "pattern": "^[A-Z]{3}$"})
+    reason = Text(FREE_TEXT_LENGTH, min_length=1, load_default=None, allow_none=True,
+                  metadata={"description": "why (optional; kept in the audit trail)"})
 
 
 class Adjustment(Schema):
@@ -136,8 +138,8 @@ class Adjustment(Schema):
 
 class StatusPatch(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["active", "frozen"]))
-    reason = Text(FREE_TEXT_LENGTH, min_length=1, load_default=None, allow_none=True, metadata={
-        "description": "why (the contract's body); optional for now, logged, not stored"})
+    reason = Text(FREE_TEXT_LENGTH, min_length=1, required=True,
+                  metadata={"description": "why (required; kept in the audit trail)"})
 
 
 class PageQuery(Schema):

@@ -29,6 +29,7 @@ from wallet.callbacks.schemas import METHOD_NAMES, BadRequest, parse
 from wallet.jsonutil import NOTHING, JSONRefused, dumps, loads
 from wallet.ledger.idempotency import Reply, run_callback
 from wallet.ledger.outcomes import Answer, Code
+from wallet.ledger.request_log import record_refusal
 from wallet.ledger.functions import METHODS as CALLBACKS
 from wallet.observability import count_failure, observe_callback, one_line
 
@@ -68,13 +69,20 @@ def _reference_of(data: Any) -> Any:
 def answer(app: Flask, name: str, environ: dict[str, Any]) -> bytes:
     """The answer to callback `name` (lower case, known), counted and logged; never raises."""
     started = time.perf_counter()
-    reply, fields = _handle(app, name, environ)
+    seen: dict[str, Any] = {}
+    reply, fields = _handle(app, name, environ, seen)
+    if not seen.get("answered_by_database"):  # refused at the edge: recorded for staff, never replayed
+        record_refusal(app.extensions["wallet.engine"], name, seen.get("data"), reply.body)
     observe_callback(METHOD_NAMES[name], reply.error, time.perf_counter() - started, fields, reply.moved)
     return reply.body.encode("utf-8")
 
 
-def _handle(app: Flask, name: str, environ: dict[str, Any]) -> tuple[Reply, dict[str, Any]]:
-    """Authenticate, parse, run. Every failure becomes a provider answer; nothing raises."""
+def _handle(app: Flask, name: str, environ: dict[str, Any], seen: dict[str, Any]) -> tuple[Reply, dict[str, Any]]:
+    """Authenticate, parse, run. Every failure becomes a provider answer; nothing raises.
+
+    `seen` gets the request's JSON ("data") once read, and "answered_by_database" when the
+    stored function answered (and recorded) it, or when the database failed (nothing to record it in).
+    """
     settings = app.config["WALLET_SETTINGS"]
     length = get_content_length(environ)
     if length is not None and length > settings.max_body_bytes:
@@ -98,6 +106,7 @@ def _handle(app: Flask, name: str, environ: dict[str, Any]) -> tuple[Reply, dict
         refused = exc.reason
     except (ValueError, RecursionError):
         data = _UNPARSABLE
+    seen["data"] = data
     # A Refund or Cancel answer echoes the request's reference, whatever else is wrong with it.
     reference = _reference_of(data) if name in ("refund", "cancel") else None
     if settings.callback_secret and not signature_ok(
@@ -119,9 +128,12 @@ def _handle(app: Flask, name: str, environ: dict[str, Any]) -> tuple[Reply, dict
         return _failed(app, name, "?", exc, reference), {}
     fields = {"uuid": q.uuid, "user_id": q.user_id, "reference": q.reference}
     try:
-        return run_callback(app.extensions["wallet.engine"], q), fields
+        reply = run_callback(app.extensions["wallet.engine"], q)
     except Exception as exc:  # never a 500 on the provider API
+        seen["answered_by_database"] = _data_error(exc) is None  # a data error is a refusal: recorded
         return _failed(app, name, q.uuid, exc, reference), fields
+    seen["answered_by_database"] = True
+    return reply, fields
 
 
 def _failed(app: Flask, name: str, uuid: str, exc: Exception, reference: Any) -> Reply:

@@ -10,9 +10,9 @@ support pages call these functions; the Bet's and Check's stored functions read 
   engine and own their transaction, so that they can log what they did once it is committed
   and, for a self-exclusion, close the player's session at the provider afterwards (never
   inside the transaction: a provider call is not held under the player's lock).
-* Every write takes a `reason` (required: 1 to FREE_TEXT_LENGTH characters) and a
-  `requested_by`, logged on `wallet.controls` with the change's before and after. A later
-  issue stores them in an audit table.
+* Every write takes a `reason` (required: 1 to FREE_TEXT_LENGTH characters) and the `actor`
+  (wallet/people/staff.py), whose role is checked; a change appends its audit entry (before and
+  after) in the change's own transaction, and is logged on `wallet.controls`.
 * Times come from wallet.clock (tests move it); the stored functions get the same `now`.
 * Amounts are in the player's currency, exact: more decimals than it has is Invalid (422),
   never rounded. In the database they are minor units (wallet/money.py).
@@ -31,6 +31,8 @@ from sqlalchemy import Connection, Engine, Row, select, text, update
 
 from config import Settings
 from wallet import clock
+from wallet.people import audit
+from wallet.people.staff import Actor, require
 from wallet.jsonutil import text_problem
 from wallet.ledger.models import LIMIT_NAMES, games, iso, player_limits, players
 from wallet.ledger.outcomes import Conflict, Invalid, NotFound
@@ -103,9 +105,10 @@ def get_game(conn: Connection, game_id: str) -> dict[str, Any]:
 
 
 def set_game_enabled(engine: Engine, game_id: str, enabled: bool, *, reason: str,
-                     requested_by: str) -> tuple[bool, dict[str, Any]]:
+                     actor: Actor) -> tuple[bool, dict[str, Any]]:
     """Enable or disable a game. Returns (changed, the game); NotFound for a game no Bet has named.
     A disabled game's Bets get 8; its wins, refunds and cancels are processed as usual."""
+    require(actor, "game.toggle")
     check_reason(reason)
     with engine.begin() as conn:
         before = conn.execute(select(games).where(games.c.game_id == game_id).with_for_update()).first()
@@ -115,8 +118,10 @@ def set_game_enabled(engine: Engine, game_id: str, enabled: bool, *, reason: str
             return False, game_dict(before)
         after = conn.execute(update(games).where(games.c.game_id == game_id)
                              .values(enabled=enabled, updated_at=clock.utcnow()).returning(games)).one()
+        audit.record(conn, actor, "game.enable" if enabled else "game.disable", audit.target("game", game_id),
+                     reason, {"enabled": before.enabled}, {"enabled": after.enabled})
     log.info("game %s", "enabled" if enabled else "disabled", extra={"fields": {
-        "action": "game.enable" if enabled else "game.disable", "actor": requested_by, "target": game_id,
+        "action": "game.enable" if enabled else "game.disable", "actor": actor.name, "target": game_id,
         "reason": reason, "before": {"enabled": before.enabled}, "after": {"enabled": after.enabled}}})
     return True, game_dict(after)
 
@@ -265,7 +270,7 @@ def _stored(name: str, value: Decimal | int | None, currency: str) -> int | None
 
 
 def set_limits(engine: Engine, settings: Settings, user_id: str, limits: Mapping[str, Decimal | int | None], *,
-               excluded_until: datetime | None = KEEP, reason: str, requested_by: str) -> LimitsOutcome:
+               excluded_until: datetime | None = KEEP, reason: str, actor: Actor) -> LimitsOutcome:
     """Change some of a player's limits and its self-exclusion, in one transaction under the
     player's row lock (so that no Bet sees half of it).
 
@@ -281,8 +286,9 @@ def set_limits(engine: Engine, settings: Settings, user_id: str, limits: Mapping
     it runs, nothing to do otherwise. A new or extended exclusion also closes the player's session
     at the provider, best effort, recorded (wallet/provider/calls.py), after the commit.
 
-    Any refusal (NotFound, Invalid, Conflict) changes nothing at all.
+    Any refusal (Forbidden, NotFound, Invalid, Conflict) changes nothing at all.
     """
+    require(actor, "player.controls")
     check_reason(reason)
     unknown = sorted(set(limits) - set(LIMIT_NAMES))
     if unknown:
@@ -335,12 +341,19 @@ def set_limits(engine: Engine, settings: Settings, user_id: str, limits: Mapping
                                   note="the change that was pending is cancelled" if dropped else ""))
 
         view = limits_view(conn, _player(conn, user_id), now)
+        done = [c for c in changes if c.changed]
+        if done:
+            audit.record(conn, actor, "limits.set", audit.target("player", user_id), reason,
+                         {c.field: c.before for c in done},
+                         {c.field: c.after if c.effective_at is None else
+                          {"inForce": c.after, "pending": c.pending, "effectiveAt": utc_iso(c.effective_at)}
+                          for c in done})
     if any(c.changed for c in changes):
         log.info("player limits changed", extra={"fields": {
-            "action": "limits.set", "actor": requested_by, "target": user_id, "reason": reason,
+            "action": "limits.set", "actor": actor.name, "target": user_id, "reason": reason,
             "changes": [c.as_log() for c in changes if c.changed]}})
     call = None
     if excluded:  # at the provider too: best effort, recorded, never failing what has been done
-        call = provider_calls.close_session_quietly(engine, settings, user_id, requested_by=requested_by,
+        call = provider_calls.close_session_quietly(engine, settings, user_id, actor=actor,
                                                     reason="player self-excluded")
     return LimitsOutcome(view, changes, excluded, call)

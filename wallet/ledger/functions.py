@@ -269,8 +269,8 @@ def call(engine: Engine, q: CallbackRequest) -> tuple[int, str, tuple[Movement, 
     return error, body, moved
 
 
-# A user id longer than any player's (players.user_id is at most 128 characters): the warm-up
-# calls are answered 100 "player not found", which writes and stores nothing.
+# A user id longer than any player's (players.user_id is at most 128 characters), and no uuid: the
+# warm-up calls are answered 100 "player not found", which writes and records nothing (requests.sql).
 _NOBODY = "~" * 129
 
 
@@ -290,7 +290,7 @@ def warm_up(engine: Engine) -> int:
         c = held.add(engine)
         for method in STATEMENTS:
             _execute(c, CallbackRequest(
-                method=method, uuid=f"warm-up:{uuid.uuid4()}", user_id=_NOBODY, body_hash="warm-up",
+                method=method, uuid=None, user_id=_NOBODY, body_hash="warm-up",  # type: ignore[arg-type]
                 currency="USD", reference=f"warm-up:{uuid.uuid4()}", round_id="warm-up",
                 amount=None if method == "refund" else Decimal("1.00"),
             ))

@@ -9,22 +9,29 @@ reverse a bet twice.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Computed,
+    Date,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from wallet.clock import utcnow
@@ -34,6 +41,7 @@ from wallet.limits import (
     FREE_TEXT_LENGTH,
     HASH_LENGTH,
     IDENTIFIER_LENGTH,
+    OPERATOR_NAME_LENGTH,
     SESSION_ID_LENGTH,
     WORD_LENGTH,
 )
@@ -97,6 +105,10 @@ class Round(Base):
         CheckConstraint("status IN ('open', 'cancelled', 'ended')", name="status"),
         UniqueConstraint("player_id", "round_id", name="uq_rounds_player_id_round_id"),
         Index("ix_rounds_round_id", "round_id"),
+        # GET /admin/rounds by status (open, settled, ended, cancelled), newest first. (Not one on
+        # (player_id, id): planned from small statistics, the callbacks' look-up of a player's round
+        # took it over uq_rounds_player_id_round_id and read all the player's rounds.)
+        Index("ix_rounds_status_has_result_id", "status", "has_result", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -250,23 +262,127 @@ class Reversal(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
 
 
-class RequestLog(Base):
-    """One row per callback uuid: what was asked (hash) and what was answered (JSON)."""
+# The callbacks' request log (wallet/ledger/sql/requests.sql): partitioned by UTC day, so that old days
+# are dropped whole; its partitions (requests_YYYYMMDD, requests_default) are not models
+# (PARTITION_TABLE). A row with a `response` is a stored answer, unique per (uuid, day); one without
+# is only a record for staff (an answer 100, a request refused before the database).
+requests_log = Table(
+    "requests",
+    Base.metadata,
+    Column("id", BigInteger, nullable=False, server_default=text("nextval('requests_id_seq')")),
+    Column("day", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("uuid", String(IDENTIFIER_LENGTH)),
+    Column("method", String(WORD_LENGTH), nullable=False),
+    Column("user_id", String(IDENTIFIER_LENGTH)),
+    Column("reference", String(IDENTIFIER_LENGTH)),
+    Column("error", Integer, nullable=False),
+    Column("description", Text),
+    Column("body_hash", String(HASH_LENGTH)),
+    Column("response", Text),
+    Index("uq_requests_uuid_day", "uuid", "day", unique=True, postgresql_where=text("response IS NOT NULL")),
+    Index("ix_requests_created_at_id", "created_at", "id"),
+    Index("ix_requests_reference_created_at", "reference", "created_at", "id",
+          postgresql_where=text("reference IS NOT NULL")),
+    Index("ix_requests_user_id_created_at", "user_id", "created_at", "id",
+          postgresql_where=text("user_id IS NOT NULL")),
+    Index("ix_requests_error_created_at", "error", "created_at", "id", postgresql_where=text("error <> 0")),
+    postgresql_partition_by="RANGE (day)",
+)
+# The request log's partitions: created and dropped by the rulebook, not by migrations.
+PARTITION_TABLE = re.compile(r"requests_([0-9]{8}|default)")
 
-    __tablename__ = "requests"
 
-    uuid: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), primary_key=True)
-    method: Mapped[str] = mapped_column(String(WORD_LENGTH))
-    body_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
-    response: Mapped[str] = mapped_column(Text)
+def is_model_object(name: str | None, type_: str, parent_names: Any = None) -> bool:
+    """Alembic's include_name: everything but the request log's partitions."""
+    return not (type_ == "table" and name is not None and PARTITION_TABLE.fullmatch(name))
+
+
+# --------------------------------------------------------------------------- staff and audit (migration 0012)
+
+STAFF_ROLES = ("viewer", "support", "finance", "platform", "admin")
+ADJUSTMENT_REQUEST_STATUSES = ("pending", "posted", "rejected")
+
+
+class Staff(Base):
+    """A person (or system account) of the operator's back office: role, active, password hash, lockout."""
+
+    __tablename__ = "staff"
+    __table_args__ = (CheckConstraint("role IN ('" + "', '".join(STAFF_ROLES) + "')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), unique=True)
+    role: Mapped[str] = mapped_column(String(WORD_LENGTH))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)  # argon2id, the PHC string
+    failed_logins: Mapped[int] = mapped_column(BigInteger, default=0)  # in a row; a success resets it
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffToken(Base):
+    """An API token of one staff account: the SHA-256 of the opaque token (shown once), revocable."""
+
+    __tablename__ = "staff_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdjustmentRequest(Base):
+    """An adjustment at or above the approval threshold, waiting for a second person (four eyes)."""
+
+    __tablename__ = "adjustment_requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('" + "', '".join(ADJUSTMENT_REQUEST_STATUSES) + "')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    player_id: Mapped[int] = mapped_column(ForeignKey("players.id"))
+    reference: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed minor units
+    reason: Mapped[str] = mapped_column(String(FREE_TEXT_LENGTH))
+    status: Mapped[str] = mapped_column(String(WORD_LENGTH), index=True)
+    requested_by: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str | None] = mapped_column(String(FREE_TEXT_LENGTH))
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"))
+
+
+class AuditEntry(Base):
+    """One staff write, CLI write or sweep action. Append-only: a trigger refuses UPDATE, DELETE, TRUNCATE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(OPERATOR_NAME_LENGTH), index=True)
+    role: Mapped[str] = mapped_column(String(WORD_LENGTH))
+    channel: Mapped[str] = mapped_column(String(WORD_LENGTH))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(OPERATOR_NAME_LENGTH), index=True)
+    reason: Mapped[str | None] = mapped_column(String(FREE_TEXT_LENGTH))
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
+    source_address: Mapped[str | None] = mapped_column(String(64))
+
+
+staff = Staff.__table__
+staff_tokens = StaffToken.__table__
+adjustment_requests = AdjustmentRequest.__table__
+audit_log = AuditEntry.__table__
 
 
 players = Player.__table__
 rounds = Round.__table__
 transactions = Transaction.__table__
 reversals = Reversal.__table__
-requests_log = RequestLog.__table__
 sessions = Session.__table__
 games = Game.__table__
 player_limits = PlayerLimit.__table__

@@ -16,7 +16,7 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 FILES = (
     "money.sql",              # wallet_minor_unit, wallet_to_minor, wallet_precision_error
     "answers.sql",            # wallet_answer and the shared descriptions
-    "requests.sql",           # wallet_stored, wallet_remember: the uuid log
+    "requests.sql",           # the request log: wallet_stored, wallet_remember, its day partitions
     "opening.sql",            # wallet_open: replay, locks, player
     "reference_entries.sql",  # the view of what a reference holds
     "post.sql",               # wallet_post: the only writer of the ledger

@@ -26,6 +26,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from config import Settings
 from wallet import clock
+from wallet.people import audit
+from wallet.people.staff import Actor, require
 from wallet.jsonutil import dumps, loads
 from wallet.ledger.models import iso, players, rounds
 from wallet.ledger.outcomes import Invalid, NotFound
@@ -200,31 +202,38 @@ def close_session(
     settings: Settings,
     user_id: str,
     *,
-    requested_by: str,
+    actor: Actor,
     reason: str | None = None,
     game_id: str | None = None,
     client: ProviderClient | None = None,
     attempts: int | None = None,
 ) -> dict[str, Any]:
-    """Ask the provider to close the player's game session (CloseSession). NotFound: no such player."""
-    with engine.connect() as conn:
-        if conn.execute(select(players.c.id).where(players.c.user_id == user_id)).first() is None:
-            raise NotFound(f"player {user_id} not found")
+    """Ask the provider to close the player's game session (CloseSession). NotFound: no such player.
+    The call's record and its audit entry are written in one transaction, before it is sent."""
+    require(actor, "player.controls")
     with provider_client(settings, client) as c:
-        outcome = perform(engine, c, "CloseSession", c.close_session_body(new_uuid(), user_id, game_id),
-                          attempts=attempts, requested_by=requested_by, reason=reason, user_id=user_id)
+        body = c.close_session_body(new_uuid(), user_id, game_id)
+        with engine.begin() as conn:
+            if conn.execute(select(players.c.id).where(players.c.user_id == user_id)).first() is None:
+                raise NotFound(f"player {user_id} not found")
+            call_id = open_call(conn, c, "CloseSession", body, requested_by=actor.name, reason=reason,
+                                user_id=user_id)
+            assert call_id is not None  # a fresh uuid, and no other index applies to this kind
+            audit.record(conn, actor, "session.close", audit.target("player", user_id), reason, None,
+                         {"callId": str(call_id), "gameId": game_id})
+        outcome = run(engine, c, call_id, "CloseSession", body, attempts=attempts)
     with engine.connect() as conn:
         return get_call(conn, outcome.call_id)
 
 
-def close_session_quietly(engine: Engine, settings: Settings, user_id: str, *, requested_by: str,
+def close_session_quietly(engine: Engine, settings: Settings, user_id: str, *, actor: Actor,
                           reason: str) -> dict[str, Any] | None:
     """CloseSession as a side effect (a player frozen): best effort, one attempt (the operation that
     asked waits for it; a provider that is down must not make a freeze slow). The call is recorded
     whatever the provider does; nothing here ever fails the operation that asked (None when even
     the record could not be written: the reason is logged)."""
     try:
-        return close_session(engine, settings, user_id, requested_by=requested_by, reason=reason, attempts=1)
+        return close_session(engine, settings, user_id, actor=actor, reason=reason, attempts=1)
     except Exception as exc:  # the freeze has happened: it must not fail for this
         log.warning("CloseSession after %s not recorded", reason,
                     extra={"fields": {"userId": user_id, "error": type(exc).__name__}})

@@ -25,6 +25,8 @@ from sqlalchemy import Connection, Engine, Row, and_, or_, select, update
 
 from config import Settings
 from wallet import clock
+from wallet.people import audit
+from wallet.people.staff import Actor, require
 from wallet.ledger.models import players, reversals, rounds, transactions
 from wallet.ledger.outcomes import Conflict, Invalid, NotFound
 from wallet.provider import calls
@@ -138,7 +140,7 @@ def request_cancel(
     settings: Settings,
     reference: str | None = None,
     *,
-    requested_by: str,
+    actor: Actor,
     round_id: str | None = None,
     user_id: str | None = None,
     reason: str | None = None,
@@ -148,15 +150,19 @@ def request_cancel(
 
     NotFound: no such bet or round. Conflict: the bet is refunded, its round settled or cancelled,
     another cancel of it is in flight, or the round or player given is not the bet's. The record's
-    status says how the call ended (confirmed only on the provider's error 0).
+    status says how the call ended (confirmed only on the provider's error 0). Forbidden: the actor's
+    role may not cancel rounds. The call's record and its audit entry are one transaction.
     """
+    require(actor, "round.cancel")
     with provider_client(settings, client) as c:
         with engine.begin() as conn:
             bet = _target(conn, reference, round_id, user_id)
             _check(bet)
-            call_id, body = open_cancel(conn, c, bet, requested_by=requested_by, reason=reason)
+            call_id, body = open_cancel(conn, c, bet, requested_by=actor.name, reason=reason)
             if call_id is None:
                 raise Conflict(f"a cancel of bet {bet.reference} is already in progress")
+            audit.record(conn, actor, "round.cancel", audit.target("round", bet.round_id), reason, None,
+                         {"callId": str(call_id), "userId": bet.user_id, "reference": bet.reference})
         outcome = calls.run(engine, c, call_id, "CancelRound", body)
     log.info("CancelRound", extra={"fields": {"callId": call_id, "reference": bet.reference,
                                               "roundId": bet.round_id, "status": outcome.status}})
@@ -178,7 +184,7 @@ def is_refunded(conn: Connection, bet_id: int) -> bool:
     return conn.execute(select(reversals.c.bet_id).where(reversals.c.bet_id == bet_id)).first() is not None
 
 
-def cancel_for_sweep(engine: Engine, client: ProviderClient, round_pk: int, *, sweep_id: int, requested_by: str,
+def cancel_for_sweep(engine: Engine, client: ProviderClient, round_pk: int, *, sweep_id: int, actor: Actor,
                      reason: str | None, deadline: float | None) -> tuple[Outcome | None, str | None]:
     """A sweep's CancelRound of a round (its earliest unrefunded bet). (outcome, None) when sent;
     (None, why) when not: another sweep holds the round, or it changed since it was listed."""
@@ -190,7 +196,11 @@ def cancel_for_sweep(engine: Engine, client: ProviderClient, round_pk: int, *, s
             return None, "settled"
         if bet.round_status == "cancelled":
             return None, "refunded"
-        call_id, body = open_cancel(conn, client, bet, requested_by=requested_by, reason=reason, sweep_id=sweep_id)
+        call_id, body = open_cancel(conn, client, bet, requested_by=actor.name, reason=reason, sweep_id=sweep_id)
+        if call_id is not None:
+            audit.record(conn, actor, "sweep.cancel", audit.target("round", bet.round_id), reason, None,
+                         {"callId": str(call_id), "sweepId": str(sweep_id), "userId": bet.user_id,
+                          "reference": bet.reference})
     if call_id is None:
         return None, "claimed"
     return calls.run(engine, client, call_id, "CancelRound", body, deadline=deadline), None

@@ -36,6 +36,8 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, true, upda
 
 from config import Settings
 from wallet import clock
+from wallet.people import audit
+from wallet.people.staff import Actor, require
 from wallet.ledger.models import iso, players, reversals, rounds, transactions
 from wallet.ledger.outcomes import Invalid, NotFound
 from wallet.money import from_minor
@@ -106,8 +108,10 @@ def _stale_select(older_than_hours: float, user_id: str | None, after_pk: int | 
             rounds.join(players, players.c.id == rounds.c.player_id)
             .join(last, true()).join(open_bets, true()).outerjoin(cancel, true())
         )
-        .where(rounds.c.status == "open", ~rounds.c.settled, open_bets.c.n > 0,
-               last.c.last_at < _cutoff(older_than_hours))
+        # A round created after the cutoff has entries after it too: skipped before its entries
+        # are read (open rounds in play outnumber stale ones; bench/run.sh scale).
+        .where(rounds.c.status == "open", ~rounds.c.settled, rounds.c.created_at < _cutoff(older_than_hours),
+               open_bets.c.n > 0, last.c.last_at < _cutoff(older_than_hours))
     )
     if user_id is not None:
         stmt = stmt.where(players.c.user_id == user_id)
@@ -150,7 +154,7 @@ def sweep(
     *,
     older_than_hours: float,
     dry_run: bool = False,
-    requested_by: str,
+    actor: Actor,
     reason: str | None = None,
     limit: int = SWEEP_LIMIT,
     client: ProviderClient | None = None,
@@ -159,7 +163,10 @@ def sweep(
     """Sweep the stale rounds (at most `limit`, oldest first) and record it. `budget`: seconds the
     whole sweep may take (the admin API's request waits for it); rounds left when it is spent are
     `unknown-at-provider`, not asked. Returns `{"id", "rounds": [{roundId, userId, providerStatus,
-    outcome}, ...]}`."""
+    outcome}, ...]}`. Audited: the sweep (`sweep.run`, with its record) and each CancelRound it sends
+    (`sweep.cancel`), each in the transaction that records it."""
+    require(actor, "round.cancel")
+    requested_by = actor.name
     if not 1 <= limit <= SWEEP_LIMIT:
         raise Invalid(f"limit must be between 1 and {SWEEP_LIMIT}")
     with engine.begin() as conn:
@@ -170,6 +177,8 @@ def sweep(
                                         started_at=clock.utcnow())
             .returning(round_sweeps.c.id)
         ).scalar_one()
+        audit.record(conn, actor, "sweep.run", audit.target("sweep", sweep_id), reason, None,
+                     {"olderThanHours": older_than_hours, "dryRun": dry_run, "roundsFound": len(found)})
     items: list[dict[str, Any]] = []
     sent = 0
     with calls.provider_client(settings, client) as c:
@@ -178,7 +187,7 @@ def sweep(
         for row in found:
             ask = silent < SILENT_CALLS_BEFORE_GIVING_UP and (deadline is None or c.clock() < deadline)
             item = _sweep_round(engine, settings, c, row, sweep_id=sweep_id, dry_run=dry_run, ask=ask,
-                                requested_by=requested_by, reason=reason, deadline=deadline)
+                                actor=actor, reason=reason, deadline=deadline)
             if item["statusCall"] is not None:  # asked: silent again, or heard
                 silent = silent + 1 if item["statusCall"] == "failed" else 0
             sent += item["cancelCallId"] is not None
@@ -194,7 +203,7 @@ def sweep(
 
 
 def _sweep_round(engine: Engine, settings: Settings, client: ProviderClient, row: Row[Any], *, sweep_id: int,
-                 dry_run: bool, ask: bool, requested_by: str, reason: str | None,
+                 dry_run: bool, ask: bool, actor: Actor, reason: str | None,
                  deadline: float | None) -> dict[str, Any]:
     """Ask about one stale round, act on the answer, record the item."""
     item: dict[str, Any] = {"roundId": row.round_id, "userId": row.user_id, "providerStatus": None,
@@ -204,7 +213,7 @@ def _sweep_round(engine: Engine, settings: Settings, client: ProviderClient, row
         prior = service.sent_cancel(conn, row.id)
         conn.commit()
     if ask:
-        status = calls.round_status(engine, settings, row.round_id, user_id=row.user_id, requested_by=requested_by,
+        status = calls.round_status(engine, settings, row.round_id, user_id=row.user_id, requested_by=actor.name,
                                     reason=reason, sweep_id=sweep_id, client=client, deadline=deadline)
         item["statusCall"], item["statusCallId"] = status.status, status.call_id
         if status.status == "confirmed" and status.answer is not None:
@@ -216,8 +225,7 @@ def _sweep_round(engine: Engine, settings: Settings, client: ProviderClient, row
         item["outcome"] = AWAITING[said]
     elif said == "InProgress":
         item["outcome"] = "would-cancel" if dry_run else _cancel(engine, client, row.id, item, sweep_id=sweep_id,
-                                                                 requested_by=requested_by, reason=reason,
-                                                                 deadline=deadline)
+                                                                 actor=actor, reason=reason, deadline=deadline)
     with engine.begin() as conn:
         conn.execute(insert(round_sweep_items).values(
             sweep_id=sweep_id, round_pk=row.id, round_id=row.round_id, user_id=row.user_id,
@@ -236,9 +244,9 @@ def _after_sent(engine: Engine, status: str, bet_id: int | None) -> str:
 
 
 def _cancel(engine: Engine, client: ProviderClient, round_pk: int, item: dict[str, Any], *, sweep_id: int,
-            requested_by: str, reason: str | None, deadline: float | None) -> str:
+            actor: Actor, reason: str | None, deadline: float | None) -> str:
     outcome, not_sent = service.cancel_for_sweep(engine, client, round_pk, sweep_id=sweep_id,
-                                                 requested_by=requested_by, reason=reason, deadline=deadline)
+                                                 actor=actor, reason=reason, deadline=deadline)
     if outcome is None:  # changed since it was listed, or another sweep claimed it first
         if not_sent == "claimed":
             with engine.connect() as conn:

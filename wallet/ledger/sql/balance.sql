@@ -27,6 +27,6 @@ BEGIN
     o_error := 0;
     o_body := wallet_answer(0, 'Success', NULL, NULL, v_player.currency, v_player.balance);
   END IF;
-  o_body := wallet_remember(p_uuid, 'balance', p_body_hash, o_error, o_body, p_now);
+  o_body := wallet_remember(p_uuid, 'balance', p_user_id, NULL, p_body_hash, o_error, o_body, p_now);
 END
 $$;

@@ -91,7 +91,7 @@ BEGIN
       o_error := 3; v_description := 'Reference already refunded';
     ELSIF v_has_bet THEN  -- a retransmission: answer as the first time, move nothing
       o_error := 0;
-      o_body := wallet_remember(p_uuid, 'bet', p_body_hash, 0,
+      o_body := wallet_remember(p_uuid, 'bet', p_user_id, p_reference, p_body_hash, 0,
                                 wallet_answer(0, 'Success', NULL, v_bet_id, v_bet_currency, v_bet_balance), p_now);
       RETURN;
     ELSIF v_player.status = 'frozen' THEN
@@ -136,7 +136,8 @@ BEGIN
     o_error := 1; v_description := 'Insufficient balance';
   END IF;
   IF o_error IS NOT NULL THEN
-    o_body := wallet_remember(p_uuid, 'bet', p_body_hash, o_error, wallet_answer(o_error, v_description, NULL), p_now);
+    o_body := wallet_remember(p_uuid, 'bet', p_user_id, p_reference, p_body_hash, o_error,
+                              wallet_answer(o_error, v_description, NULL), p_now);
     RETURN;
   END IF;
 
@@ -166,7 +167,7 @@ BEGIN
   o_error := 0;
   o_moved := -v_stake;
   o_currency := v_player.currency;
-  o_body := wallet_remember(p_uuid, 'bet', p_body_hash, 0,
+  o_body := wallet_remember(p_uuid, 'bet', p_user_id, p_reference, p_body_hash, 0,
                             wallet_answer(0, 'Success', NULL, v_tx, v_player.currency, v_player.balance - v_stake),
                             p_now);
 END

@@ -43,6 +43,7 @@ BEGIN
     SELECT * INTO v_limits FROM wallet_limit_refusal(v_player.id, 1, true, p_now);
     o_error := v_limits.o_error; v_description := coalesce(v_limits.o_description, 'Success');
   END IF;
-  o_body := wallet_remember(p_uuid, 'check', p_body_hash, o_error, wallet_answer(o_error, v_description, NULL), p_now);
+  o_body := wallet_remember(p_uuid, 'check', p_user_id, NULL, p_body_hash, o_error,
+                            wallet_answer(o_error, v_description, NULL), p_now);
 END
 $$;

@@ -91,7 +91,7 @@ BEGIN
     o_error := 7; v_description := 'Reference already used by a different ' || p_kind || ' win';
   ELSIF v_has_same THEN  -- a retransmission: the first transactionId, the current cash
     o_error := 0;
-    o_body := wallet_remember(p_uuid, p_kind || 'win', p_body_hash, 0,
+    o_body := wallet_remember(p_uuid, p_kind || 'win', p_user_id, p_reference, p_body_hash, 0,
                               wallet_answer(0, 'Success', NULL, v_same_id, v_player.currency, v_player.balance),
                               p_now);
     RETURN;
@@ -106,7 +106,7 @@ BEGIN
     END IF;
   END IF;
   IF o_error IS NOT NULL THEN
-    o_body := wallet_remember(p_uuid, p_kind || 'win', p_body_hash, o_error,
+    o_body := wallet_remember(p_uuid, p_kind || 'win', p_user_id, p_reference, p_body_hash, o_error,
                               wallet_answer(o_error, v_description, NULL), p_now);
     RETURN;
   END IF;
@@ -122,7 +122,7 @@ BEGIN
   o_error := 0;
   o_moved := v_credit;
   o_currency := v_player.currency;
-  o_body := wallet_remember(p_uuid, p_kind || 'win', p_body_hash, 0,
+  o_body := wallet_remember(p_uuid, p_kind || 'win', p_user_id, p_reference, p_body_hash, 0,
                             wallet_answer(0, 'Success', NULL, v_tx, v_player.currency, v_player.balance + v_credit),
                             p_now);
 END

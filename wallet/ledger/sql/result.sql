@@ -86,7 +86,7 @@ BEGIN
       o_error := 7; v_description := 'Reference already used by a different result';
     ELSIF v_has_win THEN  -- a retransmission: answer as the first time, move nothing
       o_error := 0;
-      o_body := wallet_remember(p_uuid, 'result', p_body_hash, 0,
+      o_body := wallet_remember(p_uuid, 'result', p_user_id, p_reference, p_body_hash, 0,
                                 wallet_answer(0, 'Success', NULL, v_win_id, v_win_currency, v_win_balance), p_now);
       RETURN;
     ELSE
@@ -107,7 +107,7 @@ BEGIN
     END IF;
   END IF;
   IF o_error IS NOT NULL THEN
-    o_body := wallet_remember(p_uuid, 'result', p_body_hash, o_error,
+    o_body := wallet_remember(p_uuid, 'result', p_user_id, p_reference, p_body_hash, o_error,
                               wallet_answer(o_error, v_description, NULL), p_now);
     RETURN;
   END IF;
@@ -133,7 +133,7 @@ BEGIN
   o_moved := v_amount;
   o_promo := nullif(v_promo, 0);
   o_currency := v_player.currency;
-  o_body := wallet_remember(p_uuid, 'result', p_body_hash, 0,
+  o_body := wallet_remember(p_uuid, 'result', p_user_id, p_reference, p_body_hash, 0,
                             wallet_answer(0, 'Success', NULL, v_tx, v_player.currency,
                                           v_player.balance + v_promo + v_amount),
                             p_now);

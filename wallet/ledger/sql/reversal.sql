@@ -113,14 +113,14 @@ BEGIN
     END IF;
   END IF;
   IF o_error IS NOT NULL THEN
-    o_body := wallet_remember(p_uuid, p_kind, p_body_hash, o_error,
+    o_body := wallet_remember(p_uuid, p_kind, p_user_id, p_reference, p_body_hash, o_error,
                               wallet_answer(o_error, v_description, p_reference), p_now);
     RETURN;
   END IF;
 
   o_error := 0;
   IF v_has_earlier THEN  -- a retransmission of this refund: answer as the first time
-    o_body := wallet_remember(p_uuid, p_kind, p_body_hash, 0, wallet_answer(
+    o_body := wallet_remember(p_uuid, p_kind, p_user_id, p_reference, p_body_hash, 0, wallet_answer(
       0,
       CASE WHEN v_earlier_reversed THEN 'Success'
            ELSE 'Success: no bet with this reference or round, nothing refunded' END,
@@ -133,7 +133,7 @@ BEGIN
     v_has_round := true;
     IF v_bet_reversed_by IS NOT NULL THEN  -- refunded already, by a round refund
       SELECT t.id, t.balance_after INTO v_tx, v_balance FROM transactions t WHERE t.id = v_bet_reversed_by;
-      o_body := wallet_remember(p_uuid, p_kind, p_body_hash, 0,
+      o_body := wallet_remember(p_uuid, p_kind, p_user_id, p_reference, p_body_hash, 0,
                                 wallet_answer(0, 'Success', p_reference, v_tx, v_player.currency, v_balance), p_now);
       RETURN;
     END IF;
@@ -163,7 +163,7 @@ BEGIN
     END IF;
   END IF;
   IF o_error <> 0 THEN
-    o_body := wallet_remember(p_uuid, p_kind, p_body_hash, o_error,
+    o_body := wallet_remember(p_uuid, p_kind, p_user_id, p_reference, p_body_hash, o_error,
                               wallet_answer(o_error, v_description, p_reference), p_now);
     RETURN;
   END IF;
@@ -199,6 +199,6 @@ BEGIN
     o_moved := 0;
   END IF;
   o_currency := v_player.currency;
-  o_body := wallet_remember(p_uuid, p_kind, p_body_hash, 0, o_body, p_now);
+  o_body := wallet_remember(p_uuid, p_kind, p_user_id, p_reference, p_body_hash, 0, o_body, p_now);
 END
 $$;

@@ -32,7 +32,7 @@ BEGIN
     ON CONFLICT (player_id, session_id) DO UPDATE SET expired_at = coalesce(sessions.expired_at, p_now);
     o_error := 0; v_description := 'Success';
   END IF;
-  o_body := wallet_remember(p_uuid, 'sessionexpired', p_body_hash, o_error,
+  o_body := wallet_remember(p_uuid, 'sessionexpired', p_user_id, NULL, p_body_hash, o_error,
                             wallet_answer(o_error, v_description, NULL), p_now);
 END
 $$;

@@ -1,0 +1,56 @@
+"""The scale bench's COPY filler keeps the ledger reconciled, and the admin list of refunded bets
+reads the reversals' key instead of probing every bet (a page of them on a ledger where refunds
+are rare stays a few index probes: bench/run.sh, docs/performance.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from bench.ledger_fill import copy_fill
+from tests.support import ledger_problems
+from wallet.admin import queries
+from wallet.admin.queries import TransactionFilter
+
+ROWS = 40_000
+
+
+def _buffers(node: dict[str, Any]) -> int:
+    return node.get("Shared Hit Blocks", 0) + node.get("Shared Read Blocks", 0)
+
+
+def test_copy_fill_grows_a_reconciled_ledger_and_refunded_bets_are_listed_without_a_scan(database_url: str) -> None:
+    assert copy_fill(database_url, ROWS, players=50, log=lambda _: None) == ROWS
+    assert copy_fill(database_url, ROWS, players=50, log=lambda _: None) == 0  # already there
+    assert ledger_problems(database_url) == {}
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM transactions")).scalar() == ROWS
+            partitioned = conn.execute(text("SELECT relkind = 'p' FROM pg_class WHERE oid = 'requests'::regclass")).scalar()
+            assert conn.execute(text("SELECT count(*) FROM requests")).scalar() == (0 if partitioned else ROWS // 2)
+            # Three of the 20,000 bets refunded, the oldest ones: a page must not walk the ledger to them.
+            bets = conn.execute(text("SELECT id, player_id, reference FROM transactions WHERE kind = 'bet' "
+                                     "ORDER BY id LIMIT 3")).all()
+            for bet_id, player_id, reference in bets:
+                refund_id = conn.execute(text(
+                    "INSERT INTO transactions (kind, reference, player_id, amount, balance_after, currency, created_at) "
+                    "VALUES ('refund', :r, :p, 100, 100, 'USD', now()) RETURNING id"),
+                    {"r": f"{reference}-refund", "p": player_id}).scalar()
+                conn.execute(text("INSERT INTO reversals (bet_id, refund_id, amount) VALUES (:b, :r, 100)"),
+                             {"b": bet_id, "r": refund_id})
+            conn.execute(text("ANALYZE transactions, reversals"))
+        with engine.connect() as conn:
+            items, next_cursor = queries.list_transactions(conn, TransactionFilter(status="refunded"), 100)
+            assert [int(i["transactionId"]) for i in items] == sorted((b[0] for b in bets), reverse=True)
+            assert next_cursor is None
+            query = queries.transactions_query(TransactionFilter(status="refunded"), None).limit(101)
+            compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + str(compiled),
+                                        compiled.params).scalar_one()[0]["Plan"]
+        # A few index probes per listed bet, not one per bet of the ledger (20,000 here).
+        assert _buffers(plan) < 200, plan
+    finally:
+        engine.dispose()
