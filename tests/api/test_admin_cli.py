@@ -103,7 +103,8 @@ def test_cli_writes_say_what_they_did_and_when_a_repetition_did_nothing(app, ids
     assert "player p-cli is now frozen (was active)" in frozen.stderr
     again = wallet(app, "set-status", "p-cli", "frozen", "--reason", "chargeback")
     assert again.exit_code == 0 and json.loads(again.stdout)["status"] == "frozen"
-    assert again.stderr.strip() == "player p-cli was already frozen; nothing changed"
+    assert again.stderr.splitlines()[0] == "player p-cli was already frozen; nothing changed"
+    assert "CloseSession at the provider" in again.stderr  # a repeated freeze retries closing the session
     paid = wallet(app, "adjust", "p-cli", "5.00", "--reference", "cli-dep-1", "--reason", "deposit")
     assert paid.exit_code == 0 and paid.stderr.strip() == "adjustment cli-dep-1 posted: +5.00 to p-cli"
     repeated = wallet(app, "adjust", "p-cli", "5.00", "--reference", "cli-dep-1", "--reason", "deposit")

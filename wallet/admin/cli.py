@@ -167,9 +167,9 @@ def set_status(user_id: str, status: str, reason: str) -> None:
         _fail(exc)
     if before == status:
         click.echo(f"player {user_id} was already {status}; nothing changed", err=True)
-        return
-    click.echo(f"player {user_id} is now {status} (was {before})", err=True)
-    if status == "frozen":  # also at the provider: best effort, recorded
+    else:
+        click.echo(f"player {user_id} is now {status} (was {before})", err=True)
+    if status == "frozen":  # also at the provider, again on a repetition (a retry): best effort, recorded
         call = calls.close_session_quietly(_engine(), current_app.config["WALLET_SETTINGS"], user_id,
                                            actor=cli_actor(), reason="player frozen")
         said = f"{call['status']} (provider call {call['id']})" if call else "not recorded (see the log)"
