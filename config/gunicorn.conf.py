@@ -107,7 +107,8 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
     logging.logMultiprocessing = False
-    ensure_at_start(worker.wsgi.extensions["wallet.engine"])  # the request log's partitions ahead
+    ensure_at_start(worker.wsgi.extensions["wallet.engine"],  # the request log's partitions ahead
+                    worker.wsgi.config["WALLET_SETTINGS"].request_log_days)
     try:
         opened = warm_up(worker.wsgi.extensions["wallet.engine"])
     except Exception as exc:  # the database may be down: the worker serves anyway (and answers 100)

@@ -1,8 +1,10 @@
 """The request log, partitioned by UTC day and searchable (docs/operations.md, "Request log").
 
 `requests` becomes a table partitioned by RANGE on `day` (the UTC date of the
-answer): one partition per day, created ahead by `wallet_request_partitions`,
-a DEFAULT partition as the safety net, old days dropped whole by
+answer): partitions of whole UTC days (one day each, or a few days each when
+many days are kept, so that a callback's uuid look-up probes about eight),
+created ahead by `wallet_request_partitions`, a DEFAULT partition as the safety
+net, old days dropped whole by
 `wallet_request_prune` (`flask wallet prune-requests`). It gains what staff
 search by: `user_id`, `reference`, `error`, `description` (and an `id` that
 orders rows written in one microsecond). A row with a `response` is a stored
@@ -23,6 +25,7 @@ Create Date: 2026-12-01
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from alembic import op
@@ -39,7 +42,8 @@ FILES = (
     "check.sql", "balance.sql", "bet.sql", "result.sql", "reversal.sql", "refund.sql", "cancel.sql",
     "endround.sql", "prizes.sql", "sessions.sql", "adjust.sql",
 )
-# Day partitions created ahead of today (as the app and prune-requests do: wallet/ledger/request_log.py).
+# Partitions created ahead of today, each of SPAN days, as the app and prune-requests do
+# (wallet/ledger/request_log.py; the days kept come from WALLET_REQUEST_LOG_DAYS, as for the app).
 AHEAD_DAYS = 7
 _TODAY = "(now() AT TIME ZONE 'UTC')::date"
 
@@ -68,13 +72,21 @@ CREATE TABLE requests_default PARTITION OF requests DEFAULT;
 """
 
 
+def _span() -> int:
+    """Days per partition for the days the wallet keeps (a value the app would refuse: the default's)."""
+    from wallet.ledger.request_log import span_days
+
+    raw = os.environ.get("WALLET_REQUEST_LOG_DAYS", "").strip()
+    return span_days(int(raw) if raw.isdigit() and int(raw) >= 1 else 30)
+
+
 def upgrade() -> None:
     op.execute("ALTER TABLE requests RENAME TO requests_old")
     op.execute("ALTER TABLE requests_old RENAME CONSTRAINT pk_requests TO pk_requests_old")
     execute_script(_CREATE)
     drop_rulebook()
     execute_script(snapshot("0013", FILES))
-    op.execute(f"SELECT count(*) FROM wallet_request_partitions({_TODAY}, {AHEAD_DAYS})")
+    op.execute(f"SELECT count(*) FROM wallet_request_partitions({_TODAY}, {AHEAD_DAYS}, {_span()})")
     # Old days land in the default partition; the second call gives each its own partition.
     op.execute("""
         INSERT INTO requests (day, created_at, uuid, method, error, description, body_hash, response)
@@ -82,7 +94,7 @@ def upgrade() -> None:
                (response::json ->> 'error')::integer, response::json ->> 'description', body_hash, response
         FROM requests_old ORDER BY created_at
     """)
-    op.execute(f"SELECT count(*) FROM wallet_request_partitions({_TODAY}, {AHEAD_DAYS})")
+    op.execute(f"SELECT count(*) FROM wallet_request_partitions({_TODAY}, {AHEAD_DAYS}, {_span()})")
     op.execute("DROP TABLE requests_old")
 
 

@@ -60,6 +60,34 @@ def test_partitions_are_created_ahead_and_a_second_run_creates_none(engine):
         assert "requests_20300118" not in _partitions(conn)
 
 
+def _spans(conn) -> list[tuple[str, date, date]]:
+    return [tuple(r) for r in conn.execute(text("SELECT * FROM wallet_request_spans()"))]
+
+
+def test_many_days_kept_make_partitions_of_several_days_and_prune_drops_them_whole(engine):
+    """30 days kept: partitions of 4 days (request_log.span_days), so that a callback's uuid look-up
+    probes about eight partitions, not thirty; they never overlap, and one leaves with its last day."""
+    assert [request_log.span_days(d) for d in (1, 7, 8, 9, 30, 365)] == [1, 1, 1, 2, 4, 46]
+    with engine.begin() as conn:
+        for offset in range(60):  # two months of a daily cron
+            today = date(2030, 1, 1) + timedelta(days=offset)
+            request_log.ensure_partitions(conn, today, days_kept=30)
+            request_log.prune(conn, 30, today)
+            if offset == 20:
+                _remember(conn, "u-span", datetime(2030, 1, 21, 8, tzinfo=UTC))
+        spans = [s for s in _spans(conn) if s[1].year == 2030]
+        for (_, _, end), (_, start, _) in zip(spans, spans[1:], strict=False):
+            assert end <= start  # no overlap
+        assert all((end - start).days <= 4 for _, start, end in spans)
+        # kept: 2030-01-31 (today - 30) to 2030-03-01, plus 7 days ahead: about 10 partitions
+        assert len(spans) <= 11
+        assert min(start for _, start, _ in spans) <= date(2030, 1, 31) < min(end for _, _, end in spans)
+        assert _where(conn, "u-span") == []  # its partition left whole with its last day
+        request_log.ensure_partitions(conn, date(2030, 3, 1), days_kept=30)
+        _remember(conn, "u-late", datetime(2030, 3, 2, 8, tzinfo=UTC))
+        assert conn.execute(text("SELECT wallet_stored('u-late', 'hash', NULL)")).scalar_one() is not None
+
+
 def test_a_row_of_a_day_without_partition_lands_in_default_and_the_next_run_moves_it(engine):
     lost_day = datetime(2031, 5, 5, 23, 59, tzinfo=UTC)
     with engine.begin() as conn:
@@ -201,10 +229,10 @@ def _names(app: Flask) -> list[str]:
 def test_a_worker_start_creates_the_partitions_ahead_and_survives_a_database_down(wallet, caplog):
     app, now = wallet
     now[0] = START + timedelta(days=100)
-    request_log.ensure_at_start(app.extensions["wallet.engine"])
+    request_log.ensure_at_start(app.extensions["wallet.engine"], 1)
     assert "requests_20300420" in _names(app)
     down = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/nothing")
-    request_log.ensure_at_start(down)  # logged, not raised: the worker serves anyway
+    request_log.ensure_at_start(down, 1)  # logged, not raised: the worker serves anyway
     assert "request log partitions not checked" in caplog.text
 
 
@@ -218,7 +246,8 @@ def _config(url: str) -> Config:
     return cfg
 
 
-def test_the_migration_moves_the_log_into_day_partitions_and_back():
+def test_the_migration_moves_the_log_into_day_partitions_and_back(monkeypatch):
+    monkeypatch.setenv("WALLET_REQUEST_LOG_DAYS", "7")  # one day per partition
     url = empty_database()
     cfg = _config(url)
     command.upgrade(cfg, "0012")

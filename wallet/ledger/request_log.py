@@ -2,8 +2,8 @@
 
 The log itself is written by the stored functions (wallet/ledger/sql/requests.sql):
 one row per answered uuid, in the transaction of the work. This module keeps its
-partitions (created AHEAD_DAYS ahead; days older than WALLET_REQUEST_LOG_DAYS
-dropped whole: `flask wallet prune-requests`) and records, with one INSERT, the
+partitions (created AHEAD_DAYS ahead, each of span_days() days; partitions whose days are
+all older than WALLET_REQUEST_LOG_DAYS dropped whole: `flask wallet prune-requests`) and records, with one INSERT, the
 callbacks answered at the edge (no JSON, a bad signature, a field refused), so
 that staff find them too. Those rows carry no answer: they are never replayed,
 so the genuine request with the same uuid is still processed.
@@ -35,6 +35,15 @@ log = logging.getLogger("wallet.request_log")
 
 # Day partitions kept ready ahead of today: the start-up and a daily cron each renew them.
 AHEAD_DAYS = 7
+# About this many partitions hold the days kept: every callback probes each one for its uuid
+# (wallet_stored), and the cost grows with their number (docs/performance.md, "The request log").
+KEPT_PARTITIONS = 8
+
+
+def span_days(days_kept: int) -> int:
+    """Days per partition for a log that keeps `days_kept` days: one day while at most
+    KEPT_PARTITIONS days are kept, else enough for about KEPT_PARTITIONS partitions (30 days: 4)."""
+    return max(1, -(-days_kept // KEPT_PARTITIONS))
 REFUSED_PER_SECOND = 20.0
 REFUSED_BURST = 200
 
@@ -44,11 +53,14 @@ def today() -> date:
     return clock.utcnow().astimezone(UTC).date()
 
 
-def ensure_partitions(conn: Connection, day: date | None = None, dry_run: bool = False) -> list[str]:
-    """Create the missing day partitions from `day` (today) to AHEAD_DAYS after it, and one for every
-    day found in the default partition (its rows moved in); the names created (or to create)."""
-    rows = conn.execute(text("SELECT wallet_request_partitions(:day, :ahead, :dry_run)"),
-                        {"day": day or today(), "ahead": AHEAD_DAYS, "dry_run": dry_run})
+def ensure_partitions(conn: Connection, day: date | None = None, dry_run: bool = False,
+                      days_kept: int = 1) -> list[str]:
+    """Create the missing partitions for the days from `day` (today) to AHEAD_DAYS after it, and for
+    every day found in the default partition (its rows moved in), each spanning
+    span_days(days_kept) days; the names created (or to create)."""
+    rows = conn.execute(text("SELECT wallet_request_partitions(:day, :ahead, :span, :dry_run)"),
+                        {"day": day or today(), "ahead": AHEAD_DAYS, "span": span_days(days_kept),
+                         "dry_run": dry_run})
     return [name for (name,) in rows]
 
 
@@ -78,19 +90,20 @@ def prune_requests(engine: Engine, days: int, dry_run: bool = False,
     """`prune-requests`: the partitions ahead first, then the old days dropped, in one transaction;
     `on_change` (the audit entry) runs in it when something changed."""
     with engine.begin() as conn:
-        report = PruneReport(ensure_partitions(conn, dry_run=dry_run), prune(conn, days, dry_run=dry_run), dry_run)
+        report = PruneReport(ensure_partitions(conn, dry_run=dry_run, days_kept=days),
+                             prune(conn, days, dry_run=dry_run), dry_run)
         if on_change is not None and not dry_run and (report.created or report.dropped):
             on_change(conn, report)
     return report
 
 
-def ensure_at_start(engine: Engine) -> None:
+def ensure_at_start(engine: Engine, days_kept: int) -> None:
     """At a worker's start (config/gunicorn.conf.py), before it serves: the partitions ahead, so that a
     restart renews them even without the cron. Best effort: a failure is logged, and the default
     partition takes the rows meanwhile."""
     try:
         with engine.begin() as conn:
-            created = ensure_partitions(conn)
+            created = ensure_partitions(conn, days_kept=days_kept)
     except Exception as exc:  # the database may be down or not migrated yet
         log.warning("request log partitions not checked: %s: %s", type(exc).__name__, exc)
     else:

@@ -13,7 +13,11 @@
 -- The answer stored under `p_uuid`, as a request with body hash `p_body_hash`
 -- gets it: the answer itself, or 5 when the uuid was used for another request
 -- (echoing `p_echo`, the reference a Refund answer carries); NULL for a new uuid.
--- Every kept day is searched, so a uuid retried across midnight UTC still replays.
+-- Every kept partition is searched, so a uuid retried across midnight UTC still
+-- replays; that costs one index probe per partition on every callback, which is why
+-- partitions span several days when many days are kept (wallet_request_partitions).
+-- (Two stored answers for one uuid exist only after a race across midnight: either
+-- was a first answer.)
 -- Helpers return one value, so that callers assign their result (a "simple
 -- expression" for PL/pgSQL) instead of running a SELECT through the executor.
 CREATE OR REPLACE FUNCTION wallet_stored(p_uuid text, p_body_hash text, p_echo text) RETURNS text
@@ -24,7 +28,7 @@ DECLARE
 BEGIN
   SELECT r.body_hash, r.response INTO v_hash, v_response
   FROM requests r WHERE r.uuid = p_uuid AND r.response IS NOT NULL
-  ORDER BY r.day LIMIT 1;
+  LIMIT 1;
   IF NOT FOUND THEN
     RETURN NULL;
   ELSIF v_hash = p_body_hash THEN
@@ -62,47 +66,77 @@ BEGIN
 END
 $$;
 
--- Create the day partitions of `requests` missing from p_today to p_today +
--- p_ahead, and one for every day that has rows in the default partition (rows
--- written on a day that had no partition yet: moved into the new one, so that the
--- day can later be dropped whole). Idempotent; returns the partitions created (or,
--- with p_dry_run, those it would create). Run by the migration, at start-up and
--- by `prune-requests`, serialised by an advisory lock. Creating a partition locks
--- `requests` for a moment: lock_timeout makes it give up rather than queue the
--- callbacks behind a long reader (the next run creates it; p_ahead leaves days of
--- slack).
-CREATE OR REPLACE FUNCTION wallet_request_partitions(p_today date, p_ahead integer,
+-- The partitions of `requests` with their bounds: days [o_from, o_to).
+CREATE OR REPLACE FUNCTION wallet_request_spans(OUT o_name text, OUT o_from date, OUT o_to date)
+RETURNS SETOF record
+LANGUAGE sql STABLE AS $$
+  SELECT c.relname::text, m[1]::date, m[2]::date
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
+       regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([0-9-]+)''\) TO \(''([0-9-]+)''\)') AS m
+  WHERE i.inhparent = 'requests'::regclass AND m IS NOT NULL  -- (not the default partition)
+  ORDER BY 2
+$$;
+
+-- Create the partitions of `requests` missing for the days p_today to p_today +
+-- p_ahead, and for every day that has rows in the default partition (rows written
+-- on a day that had no partition yet: moved into the new one, so that the day can
+-- later be dropped whole). A partition spans p_span days (UTC midnight to UTC
+-- midnight), aligned on multiples of p_span days since 2000-01-03 and cut short
+-- where another partition already begins or ends: every callback probes every
+-- partition for its uuid (wallet_stored), so the wallet keeps about eight of them
+-- for the days it keeps (wallet/ledger/request_log.py chooses p_span). Idempotent;
+-- returns the partitions created (or, with p_dry_run, those it would create). Run
+-- by the migration, at start-up and by `prune-requests`, serialised by an advisory
+-- lock. Creating a partition locks `requests` for a moment: lock_timeout makes it
+-- give up rather than queue the callbacks behind a long reader (the next run
+-- creates it; p_ahead leaves days of slack).
+CREATE OR REPLACE FUNCTION wallet_request_partitions(p_today date, p_ahead integer, p_span integer DEFAULT 1,
                                                      p_dry_run boolean DEFAULT false) RETURNS SETOF text
 LANGUAGE plpgsql
 SET lock_timeout = '5s'
 AS $$
 DECLARE
   v_day date;
+  v_from date;
+  v_to date;
   v_name text;
   v_moved bigint;
+  v_planned daterange[] := '{}';
 BEGIN
+  IF p_span IS NULL OR p_span < 1 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a partition spans at least 1 day, not ' || coalesce(p_span::text, 'NULL');
+  END IF;
   PERFORM pg_advisory_xact_lock(1470, hashtext('requests partitions'));
   FOR v_day IN
     SELECT d::date FROM generate_series(p_today, p_today + p_ahead, interval '1 day') d
     UNION SELECT DISTINCT r.day FROM requests_default r
     ORDER BY 1
   LOOP
-    v_name := 'requests_' || to_char(v_day, 'YYYYMMDD');
-    CONTINUE WHEN to_regclass(quote_ident(v_name)) IS NOT NULL;
+    CONTINUE WHEN EXISTS (SELECT FROM wallet_request_spans() s WHERE v_day >= s.o_from AND v_day < s.o_to)
+               OR EXISTS (SELECT FROM unnest(v_planned) r WHERE r @> v_day);
+    v_from := v_day - mod(mod(v_day - date '2000-01-03', p_span) + p_span, p_span);
+    v_to := v_from + p_span;
+    SELECT greatest(v_from, max(s.o_to)) INTO v_from FROM wallet_request_spans() s WHERE s.o_to <= v_day;
+    SELECT least(v_to, min(s.o_from)) INTO v_to FROM wallet_request_spans() s WHERE s.o_from > v_day;
+    SELECT greatest(v_from, max(upper(r))) INTO v_from FROM unnest(v_planned) r WHERE upper(r) <= v_day;
+    v_name := 'requests_' || to_char(v_from, 'YYYYMMDD');
     RETURN NEXT v_name;
-    CONTINUE WHEN p_dry_run;
-    -- No callback may write the day into the default partition between the move and the creation.
+    IF p_dry_run THEN
+      v_planned := v_planned || daterange(v_from, v_to);
+      CONTINUE;
+    END IF;
+    -- No callback may write these days into the default partition between the move and the creation.
     LOCK TABLE requests_default IN EXCLUSIVE MODE;
     v_moved := 0;
-    IF EXISTS (SELECT FROM requests_default r WHERE r.day = v_day) THEN
+    IF EXISTS (SELECT FROM requests_default r WHERE r.day >= v_from AND r.day < v_to) THEN
       CREATE TEMP TABLE IF NOT EXISTS wallet_moved_requests (LIKE requests) ON COMMIT DROP;
-      WITH moved AS (DELETE FROM requests_default r WHERE r.day = v_day RETURNING r.*)
+      WITH moved AS (DELETE FROM requests_default r WHERE r.day >= v_from AND r.day < v_to RETURNING r.*)
       INSERT INTO wallet_moved_requests SELECT * FROM moved;
       GET DIAGNOSTICS v_moved = ROW_COUNT;
     END IF;
     -- (quote_* rather than format(): the migration sends this file through a driver that reads percent signs)
     EXECUTE 'CREATE TABLE ' || quote_ident(v_name) || ' PARTITION OF requests FOR VALUES FROM ('
-            || quote_literal(v_day) || ') TO (' || quote_literal(v_day + 1) || ')';
+            || quote_literal(v_from) || ') TO (' || quote_literal(v_to) || ')';
     IF v_moved > 0 THEN
       INSERT INTO requests SELECT * FROM wallet_moved_requests;
       TRUNCATE wallet_moved_requests;
@@ -111,10 +145,11 @@ BEGIN
 END
 $$;
 
--- Drop, whole, the day partitions of `requests` older than p_days days before
--- p_today (the days kept: p_today and the p_days before it, so an answer stays
--- replayable for at least p_days x 24 hours). Returns the partitions dropped (or,
--- with p_dry_run, those it would drop), oldest first.
+-- Drop, whole, the partitions of `requests` whose every day is older than p_days
+-- days before p_today (the days kept: p_today and the p_days before it, so an
+-- answer stays replayable for at least p_days x 24 hours; a partition of several
+-- days leaves with its last day). Returns the partitions dropped (or, with
+-- p_dry_run, those it would drop), oldest first.
 CREATE OR REPLACE FUNCTION wallet_request_prune(p_today date, p_days integer,
                                                 p_dry_run boolean DEFAULT false) RETURNS SETOF text
 LANGUAGE plpgsql
@@ -128,10 +163,7 @@ BEGIN
   END IF;
   PERFORM pg_advisory_xact_lock(1470, hashtext('requests partitions'));
   FOR v_name IN
-    SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE i.inhparent = 'requests'::regclass AND c.relname ~ '^requests_[0-9]{8}$'
-      AND to_date(substr(c.relname, 10), 'YYYYMMDD') < p_today - p_days
-    ORDER BY 1
+    SELECT s.o_name FROM wallet_request_spans() s WHERE s.o_to <= p_today - p_days ORDER BY s.o_from
   LOOP
     RETURN NEXT v_name;
     CONTINUE WHEN p_dry_run;
