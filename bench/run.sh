@@ -293,7 +293,20 @@ if [ "$MODE" = devices ]; then
       devices_run wallet-on "$r" on
     done
   done
-  "$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
+  # The limits' cost with the database alone (bench/bet.sql; the wallet stopped): the same Bets with
+# every limit set and without, alternately, LIMITS_DB_ROUNDS times; no HTTP or Python noise in it.
+for round in $(seq "${LIMITS_DB_ROUNDS:-3}"); do
+  for limits in on off; do
+    "$PY" bench/seed.py "$DB" limits "$limits"
+    run_pgbench "$OUT/pgbench-bet-$limits-$round.log" -n -M prepared -f bench/bet.sql \
+      -D k=0 -D players="$PLAYERS" -D run="limits-$limits-$round-$$" wallet
+    echo "{\"phase\":\"bet-limits-db-$limits\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGB_TPS,\"latency_avg_ms\":$PGB_LAT,\"db_cpu_ms_per_tx\":$PGB_MS_PER_TX}" >>"$RESULTS"
+    log "bet-limits-db-$limits round $round: tps=$PGB_TPS, DB CPU ${PGB_MS_PER_TX} ms per Bet"
+  done
+done
+"$PY" bench/seed.py "$DB" limits off
+
+"$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
   log "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   "$PY" bench/report.py --devices "$RESULTS" | tee "$OUT/report.md"
   log "results in $OUT"
@@ -397,7 +410,7 @@ run_wrk promowin promowin.lua "$NEW_CONNECTIONS" "$DURATION"
 # Operator controls: the same Bet run with every limit set on every bench player (maxBet, loss and
 # wager limits of the day, week and month, a reality check; none ever refuses) and without,
 # alternately, so that the machine's drift falls on both: the cost of the limits is their ratio.
-for round in 1 2; do
+for round in $(seq "${LIMITS_ROUNDS:-3}"); do
   for limits in on off; do
     "$PY" bench/seed.py "$DB" limits "$limits"
     LEDGER=$("$PY" bench/seed.py "$DB" count)

@@ -1,4 +1,4 @@
-"""bench/refund.sql, the bench's `refund-db-alone` phase: pgbench calling wallet_refund() itself.
+"""bench/refund.sql and bench/bet.sql, the bench's database-alone phases: pgbench calling the functions.
 
 Its figure means something only if every transaction refunds its own open bet,
 once, for the bet's amount, as the wallet would: here pgbench runs it for a
@@ -79,4 +79,33 @@ def test_each_transaction_refunds_its_own_bet_once(postgres_url):
     assert refunds == transactions
     assert answers == (transactions, transactions)
     assert [row[0] for row in open_bets] == [f"alone-{i}" for i in range(transactions + 1, transactions + SPARE + 1)]
+    assert ledger_problems(postgres_url) == {}
+
+
+@pytest.mark.parametrize("limits", ["on", "off"])
+def test_bench_bet_sql_makes_one_accepted_bet_per_transaction_with_and_without_limits(postgres_url, limits):
+    """bench/bet.sql, the `bet-limits-db-*` phases: every transaction a new accepted 1.00 bet, with every
+    limit set on every bench player or none; the period totals then equal the ledger."""
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    transactions = CLIENTS * PER_CLIENT
+    with psycopg.connect(url, autocommit=True) as conn:
+        seed.players(conn, PLAYERS)
+        seed.limits(conn, limits == "on")
+    done = subprocess.run(
+        [_pgbench(), "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-t", str(PER_CLIENT),
+         "-f", str(ROOT / "bench" / "bet.sql"), "-D", "k=0", "-D", f"players={PLAYERS}", "-D", f"run=bet-{limits}",
+         url],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with psycopg.connect(url) as conn:
+        answered = conn.execute(
+            "SELECT count(*) FILTER (WHERE error = 0), count(*) FROM requests WHERE uuid LIKE %s",
+            (f"bet-{limits}-%",)).fetchone()
+        bets = conn.execute("SELECT count(*), sum(amount) FROM transactions WHERE kind = 'bet' AND reference LIKE %s",
+                            (f"bet-{limits}-%",)).fetchone()
+        totals = conn.execute("SELECT coalesce(sum(bets[1]), 0) FROM player_period_totals").fetchone()[0]
+    assert answered == (transactions, transactions)
+    assert bets == (transactions, -100 * transactions)
+    assert totals == (100 * transactions if limits == "on" else 0)
     assert ledger_problems(postgres_url) == {}

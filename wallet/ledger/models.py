@@ -31,7 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from wallet.clock import utcnow
@@ -232,23 +232,23 @@ class PlayerLimit(Base):
 
 
 class PlayerPeriodTotals(Base):
-    """A limited player's totals of one calendar period (day, week or month, in `zone`), minor units:
-    derived from the ledger, kept for a Bet to read in one row (wallet/ledger/sql/limits.sql)."""
+    """A limited player's totals of the current day, week and month in `zone` (arrays of three: day,
+    week, month), minor units: derived from the ledger, kept for a Bet to read in one row
+    (wallet/ledger/sql/limits.sql)."""
 
     __tablename__ = "player_period_totals"
     __table_args__ = (
-        CheckConstraint("period IN ('day', 'week', 'month')", name="period"),
-        CheckConstraint("ends_at > starts_at", name="span"),
+        CheckConstraint("cardinality(starts_at) = 3 AND cardinality(ends_at) = 3 AND cardinality(bets) = 3 "
+                        "AND cardinality(wins) = 3 AND cardinality(reversed) = 3", name="periods"),
     )
 
     player_id: Mapped[int] = mapped_column(ForeignKey("players.id"), primary_key=True)
-    period: Mapped[str] = mapped_column(String(8), primary_key=True)
     zone: Mapped[str] = mapped_column(Text, primary_key=True)
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    bets: Mapped[int] = mapped_column(BigInteger)
-    wins: Mapped[int] = mapped_column(BigInteger)
-    reversed: Mapped[int] = mapped_column(BigInteger)
+    starts_at: Mapped[list[datetime | None]] = mapped_column(ARRAY(DateTime(timezone=True)))
+    ends_at: Mapped[list[datetime | None]] = mapped_column(ARRAY(DateTime(timezone=True)))
+    bets: Mapped[list[int | None]] = mapped_column(ARRAY(BigInteger))
+    wins: Mapped[list[int | None]] = mapped_column(ARRAY(BigInteger))
+    reversed: Mapped[list[int | None]] = mapped_column(ARRAY(BigInteger))
 
 
 class Reversal(Base):

@@ -10,8 +10,8 @@
 -- provider announced (a bonus win recorded without being credited has amount 0),
 -- and the roundId a prize named without being linked to a round (PromoWin).
 -- A bet, a Result's win, a refund or a cancel that moves money is added to the
--- player's period totals (limits.sql) whose period holds it; a player without a
--- loss or wager limit has none, and the update finds nothing.
+-- player's period totals (limits.sql) of the periods that hold it; a player
+-- without a loss or wager limit has no such row, and the update finds nothing.
 CREATE OR REPLACE FUNCTION wallet_post(
     p_player_id bigint, p_balance bigint, p_kind text, p_amount bigint, p_currency text,
     p_reference text, p_round_pk bigint, p_uuid text, p_session_id text, p_provider_id text,
@@ -44,11 +44,15 @@ BEGIN
     SELECT b.bet_id, v_id, b.amount FROM unnest(p_bet_ids, p_bet_amounts) AS b (bet_id, amount);
   END IF;
   IF p_amount <> 0 AND p_kind IN ('bet', 'win', 'refund', 'cancel') THEN
-    UPDATE player_period_totals
-    SET bets = bets - CASE WHEN p_kind = 'bet' THEN p_amount ELSE 0 END,
-        wins = wins + CASE WHEN p_kind = 'win' THEN p_amount ELSE 0 END,
-        reversed = reversed + CASE WHEN p_kind IN ('refund', 'cancel') THEN p_amount ELSE 0 END
-    WHERE player_id = p_player_id AND starts_at <= p_now AND ends_at > p_now;
+    UPDATE player_period_totals t
+    SET bets = CASE WHEN p_kind = 'bet' THEN wallet_period_add(t.bets, t.starts_at, t.ends_at, p_now, -p_amount)
+                    ELSE t.bets END,
+        wins = CASE WHEN p_kind = 'win' THEN wallet_period_add(t.wins, t.starts_at, t.ends_at, p_now, p_amount)
+                    ELSE t.wins END,
+        reversed = CASE WHEN p_kind IN ('refund', 'cancel')
+                        THEN wallet_period_add(t.reversed, t.starts_at, t.ends_at, p_now, p_amount)
+                        ELSE t.reversed END
+    WHERE t.player_id = p_player_id;
   END IF;
   RETURN v_id;
 END
