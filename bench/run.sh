@@ -293,20 +293,7 @@ if [ "$MODE" = devices ]; then
       devices_run wallet-on "$r" on
     done
   done
-  # The limits' cost with the database alone (bench/bet.sql; the wallet stopped): the same Bets with
-# every limit set and without, alternately, LIMITS_DB_ROUNDS times; no HTTP or Python noise in it.
-for round in $(seq "${LIMITS_DB_ROUNDS:-3}"); do
-  for limits in on off; do
-    "$PY" bench/seed.py "$DB" limits "$limits"
-    run_pgbench "$OUT/pgbench-bet-$limits-$round.log" -n -M prepared -f bench/bet.sql \
-      -D k=0 -D players="$PLAYERS" -D run="limits-$limits-$round-$$" wallet
-    echo "{\"phase\":\"bet-limits-db-$limits\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGB_TPS,\"latency_avg_ms\":$PGB_LAT,\"db_cpu_ms_per_tx\":$PGB_MS_PER_TX}" >>"$RESULTS"
-    log "bet-limits-db-$limits round $round: tps=$PGB_TPS, DB CPU ${PGB_MS_PER_TX} ms per Bet"
-  done
-done
-"$PY" bench/seed.py "$DB" limits off
-
-"$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
+  "$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
   log "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   "$PY" bench/report.py --devices "$RESULTS" | tee "$OUT/report.md"
   log "results in $OUT"
@@ -451,6 +438,19 @@ ALONE_APPLIED=$("${PSQL[@]}" -d wallet -At -c "SELECT count(*) FILTER (WHERE amo
 echo "{\"phase\":\"refund-db-alone\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGB_TPS,\"latency_avg_ms\":$PGB_LAT,\"db_cpu_ms_per_tx\":$PGB_MS_PER_TX,\"transactions\":$PGB_TX,\"refunds_applied\":${ALONE_APPLIED%|*},\"refunds\":${ALONE_APPLIED#*|}}" >>"$RESULTS"
 log "refund-db-alone tps=$PGB_TPS latency_avg=${PGB_LAT}ms; transactions $PGB_TX, refunds applied ${ALONE_APPLIED%|*} of ${ALONE_APPLIED#*|} (must be equal)"
 [ "$ALONE_APPLIED" = "$PGB_TX|$PGB_TX" ] || echo "bench: warning: refund-db-alone did not refund one bet per transaction (bets ran out? raise MAX_RPS)" >&2
+
+# The limits' cost with the database alone (bench/bet.sql; the wallet stopped): the same Bets with
+# every limit set and without, alternately, LIMITS_DB_ROUNDS times; no HTTP or Python noise in it.
+for round in $(seq "${LIMITS_DB_ROUNDS:-3}"); do
+  for limits in on off; do
+    "$PY" bench/seed.py "$DB" limits "$limits"
+    run_pgbench "$OUT/pgbench-bet-$limits-$round.log" -n -M prepared -f bench/bet.sql \
+      -D k=0 -D players="$PLAYERS" -D run="limits-$limits-$round-$$" wallet
+    echo "{\"phase\":\"bet-limits-db-$limits\",\"clients\":$PGBENCH_CLIENTS,\"tps\":$PGB_TPS,\"latency_avg_ms\":$PGB_LAT,\"db_cpu_ms_per_tx\":$PGB_MS_PER_TX}" >>"$RESULTS"
+    log "bet-limits-db-$limits round $round: tps=$PGB_TPS, DB CPU ${PGB_MS_PER_TX} ms per Bet"
+  done
+done
+"$PY" bench/seed.py "$DB" limits off
 
 "$PY" bench/seed.py "$DB" reconcile | tee -a "$OUT/summary.txt"
 log "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"

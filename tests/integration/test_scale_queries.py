@@ -54,3 +54,39 @@ def test_copy_fill_grows_a_reconciled_ledger_and_refunded_bets_are_listed_withou
         assert _buffers(plan) < 200, plan
     finally:
         engine.dispose()
+
+
+def test_stale_rounds_start_from_the_old_open_rounds_not_every_open_one(database_url: str) -> None:
+    """30,000 open rounds in play and two stale ones: the stale-round list reads the two (the partial
+    index of open, unsettled rounds by creation time, migration 0015), not every open round."""
+    from wallet.provider import sweeper
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            player = conn.execute(text(
+                "INSERT INTO players (user_id, currency, balance, status, created_at, updated_at) "
+                "VALUES ('scale-p', 'USD', 1000000, 'active', now(), now()) RETURNING id")).scalar()
+            conn.execute(text(
+                "INSERT INTO rounds (round_id, player_id, game_id, status, has_result, created_at, updated_at) "
+                "SELECT 'stale-' || g, :p, 'g', 'open', false, now() - interval '3 days', now() - interval '3 days' "
+                "FROM generate_series(1, 2) g"), {"p": player})
+            conn.execute(text(
+                "INSERT INTO rounds (round_id, player_id, game_id, status, has_result, created_at, updated_at) "
+                "SELECT 'fresh-' || g, :p, 'g', 'open', false, now(), now() FROM generate_series(1, 30000) g"),
+                {"p": player})
+            conn.execute(text(
+                "INSERT INTO transactions (kind, reference, player_id, round_pk, amount, balance_after, currency, "
+                "created_at) SELECT 'bet', 'bet-' || r.round_id, :p, r.id, -100, 1000000, 'USD', r.created_at "
+                "FROM rounds r WHERE r.round_id LIKE 'stale-%'"), {"p": player})
+            conn.execute(text("ANALYZE rounds, transactions"))
+        with engine.connect() as conn:
+            items, next_cursor = sweeper.stale_rounds(conn, 24)
+            assert [i["roundId"] for i in items] == ["stale-1", "stale-2"] and next_cursor is None
+            query = sweeper._stale_select(24, None, None).limit(101)
+            compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + str(compiled),
+                                        compiled.params).scalar_one()[0]["Plan"]
+        assert _buffers(plan) < 100, plan  # every open round would be hundreds of blocks
+    finally:
+        engine.dispose()
