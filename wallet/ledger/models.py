@@ -110,7 +110,7 @@ class Round(Base):
         # took it over uq_rounds_player_id_round_id and read all the player's rounds.)
         Index("ix_rounds_status_has_result_id", "status", "has_result", "id"),
         # Stale rounds (wallet/provider/sweeper.py): the open, unsettled ones created before a cut-off.
-        Index("ix_rounds_open_created_at", "created_at", postgresql_where=text("status = 'open' AND NOT settled")),
+        Index("ix_rounds_open_created_at", "created_at", "id", postgresql_where=text("status = 'open' AND NOT settled")),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

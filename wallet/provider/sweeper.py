@@ -29,10 +29,10 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, true, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, true, tuple_, update
 
 from config import Settings
 from wallet import clock
@@ -70,23 +70,31 @@ def _cutoff(older_than_hours: float) -> Any:
     return clock.utcnow() - timedelta(hours=older_than_hours)
 
 
-def _encode(last_pk: int) -> str:
-    return base64.urlsafe_b64encode(f"round:{last_pk}".encode()).decode().rstrip("=")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _decode(cursor: str) -> int:
+def _encode(last: Row[Any]) -> str:
+    """The cursor after `last`: its creation time (microseconds since 1970) and id, the list's order."""
+    micros = (last.created_at - _EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"round:{micros}|{last.id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, int]:
     try:
         prefix, _, value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii").partition(":")
-        if prefix != "round" or not value.isdigit() or int(value) >= 2**63:
+        micros, _, pk = value.partition("|")
+        if prefix != "round" or not pk.isdigit() or int(pk) >= 2**63 or not micros.lstrip("-").isdigit():
             raise ValueError(cursor)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        return _EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise Invalid("cursor is not valid") from exc
 
 
-def _stale_select(older_than_hours: float, user_id: str | None, after_pk: int | None) -> Any:
-    """Stale rounds, oldest round first, each with its open bets and last entry: the open unsettled
-    rounds come from their partial index; the rest from each round's entries (round_pk, id)."""
+def _stale_select(older_than_hours: float, user_id: str | None, after: tuple[datetime, int] | None) -> Any:
+    """Stale rounds, oldest round first (creation time, then id), each with its open bets and last
+    entry: the open unsettled rounds created before the cut-off come from their partial index by
+    creation time (ix_rounds_open_created_at), walked in order from the oldest, so the rounds still
+    in play are never read; the rest from each round's entries (round_pk, id)."""
     last = (select(func.max(transactions.c.created_at).label("last_at"))
             .where(transactions.c.round_pk == rounds.c.id).lateral("last"))
     open_bets = (
@@ -115,9 +123,9 @@ def _stale_select(older_than_hours: float, user_id: str | None, after_pk: int | 
     )
     if user_id is not None:
         stmt = stmt.where(players.c.user_id == user_id)
-    if after_pk is not None:
-        stmt = stmt.where(rounds.c.id > after_pk)
-    return stmt.order_by(rounds.c.id)
+    if after is not None:
+        stmt = stmt.where(tuple_(rounds.c.created_at, rounds.c.id) > tuple_(*after))
+    return stmt.order_by(rounds.c.created_at, rounds.c.id)
 
 
 def _stale_dict(row: Row[Any]) -> dict[str, Any]:
@@ -141,7 +149,7 @@ def stale_rounds(conn: Connection, older_than_hours: float, *, user_id: str | No
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
     after = _decode(cursor) if cursor is not None else None
     rows = conn.execute(_stale_select(older_than_hours, user_id, after).limit(limit + 1)).all()
-    next_cursor = _encode(rows[limit - 1].id) if len(rows) > limit else None
+    next_cursor = _encode(rows[limit - 1]) if len(rows) > limit else None
     return [_stale_dict(r) for r in rows[:limit]], next_cursor
 
 
