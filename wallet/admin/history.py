@@ -11,8 +11,6 @@ written meanwhile never shift it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, and_, select, tuple_
 
+from wallet import cursors
 from wallet.ledger.models import iso, players, requests_log, rounds
 from wallet.ledger.outcomes import Invalid
 
@@ -30,21 +29,6 @@ ROUND_COLUMNS = ("roundId", "userId", "gameId", "status", "createdAt", "updatedA
 
 
 # --------------------------------------------------------------------------- cursors
-
-
-def _encode(prefix: str, key: str) -> str:
-    return base64.urlsafe_b64encode(f"{prefix}:{key}".encode()).decode().rstrip("=")
-
-
-def _decode(prefix: str, cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Invalid("cursor is not valid") from exc
-    given, _, key = raw.partition(":")
-    if given != prefix:
-        raise Invalid("cursor is not valid")
-    return key
 
 
 def _positive_bigint(text: str) -> int:
@@ -119,11 +103,11 @@ def _requests_query(f: RequestFilter, after: tuple[datetime, int] | None = None)
 
 
 def _request_cursor(row: Row[Any]) -> str:
-    return _encode("rq", f"{row.created_at.astimezone(UTC).isoformat()}|{row.id}")
+    return cursors.encode("rq", f"{row.created_at.astimezone(UTC).isoformat()}|{row.id}")
 
 
 def _request_after(cursor: str) -> tuple[datetime, int]:
-    moment, _, last_id = _decode("rq", cursor).partition("|")
+    moment, _, last_id = cursors.decode("rq", cursor).partition("|")
     try:
         at = datetime.fromisoformat(moment)
     except ValueError as exc:
@@ -215,10 +199,10 @@ def rounds_page(conn: Connection, f: RoundFilter, limit: int = 100,
                 cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """One page of rounds, newest first: (items, next cursor or None on the last page)."""
     _check_limit(limit)
-    after_id = _positive_bigint(_decode("rd", cursor)) if cursor is not None else None
+    after_id = _positive_bigint(cursors.decode("rd", cursor)) if cursor is not None else None
     rows = conn.execute(_rounds_query(f, after_id).limit(limit + 1)).all()
     items = [round_dict(row) for row in rows[:limit]]
-    return items, _encode("rd", str(rows[limit - 1].id)) if len(rows) > limit else None
+    return items, cursors.encode("rd", rows[limit - 1].id) if len(rows) > limit else None
 
 
 def iter_rounds(conn: Connection, f: RoundFilter, batch: int = 2000) -> Iterator[dict[str, Any]]:

@@ -8,16 +8,15 @@ page without sorting or counting the table.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, func, not_, or_, select
+from sqlalchemy import Connection, Row, Select, and_, func, not_, select
 
+from wallet import cursors
 from wallet.controls.service import limits_view
 from wallet.ledger.models import iso, players, reversals, rounds, transactions
 from wallet.provider.service import MAX_PAGE as CANCEL_PAGE
@@ -67,19 +66,12 @@ def get_player(conn: Connection, user_id: str) -> dict[str, Any]:
 
 
 def encode_cursor(last_id: int) -> str:
-    """Opaque to clients so that the key can change without breaking them; today it is the last id seen."""
-    return base64.urlsafe_b64encode(f"tx:{last_id}".encode()).decode().rstrip("=")
+    """The ledger lists' cursor (wallet/cursors.py): today the last id seen."""
+    return cursors.encode("tx", last_id)
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        prefix, _, value = raw.partition(":")
-        if prefix != "tx" or not value.isdigit() or int(value) >= 2**63:  # beyond BIGINT: forged
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Invalid("cursor is not valid") from exc
+    return cursors.decode_id("tx", cursor)
 
 
 # --------------------------------------------------------------------------- transactions

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Row, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from wallet import clock
+from wallet import clock, cursors
 from wallet.people import audit
 from wallet.people.staff import APPROVAL_ROLES, Forbidden, require
 from wallet.ledger.models import adjustment_requests, iso, players, transactions
@@ -225,15 +225,13 @@ def get_adjustment_request(conn: Connection, request_id: int) -> dict[str, Any]:
 def list_adjustment_requests(conn: Connection, status: str | None = None, limit: int = 100,
                              cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """Adjustment requests, newest first, keyset-paginated on the id (the transactions' cursor form)."""
-    from wallet.admin.queries import decode_cursor, encode_cursor  # the admin API's one cursor form
-
     stmt = _requests_select()
     if status is not None:
         stmt = stmt.where(adjustment_requests.c.status == status)
     if cursor is not None:
-        stmt = stmt.where(adjustment_requests.c.id < decode_cursor(cursor))
+        stmt = stmt.where(adjustment_requests.c.id < cursors.decode_id("tx", cursor))
     rows = conn.execute(stmt.order_by(adjustment_requests.c.id.desc()).limit(limit + 1)).all()
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    next_cursor = cursors.encode("tx", rows[limit - 1].id) if len(rows) > limit else None
     return [request_dict(r, r.user_id, r.currency) for r in rows[:limit]], next_cursor
 
 

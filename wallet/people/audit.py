@@ -8,8 +8,6 @@ currency's digits, times as ISO 8601). Text is stored verbatim (escaping is the 
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select
 
-from wallet import clock
+from wallet import clock, cursors
 from wallet.ledger.models import audit_log, iso
 from wallet.ledger.outcomes import Invalid
 from wallet.limits import FREE_TEXT_LENGTH, OPERATOR_NAME_LENGTH
@@ -80,21 +78,6 @@ class AuditFilter:
     until: datetime | None = None  # exclusive
 
 
-def _encode(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{last_id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        prefix, _, value = raw.partition(":")
-        if prefix != "audit" or not value.isdigit() or int(value) >= 2**63:
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Invalid("cursor is not valid") from exc
-
-
 def _query(f: AuditFilter, after_id: int | None = None) -> Any:
     c = audit_log.c
     stmt = select(audit_log)
@@ -118,9 +101,9 @@ def search(conn: Connection, f: AuditFilter | None = None, limit: int = 100, cur
     """One page of entries, newest first: (items, next_cursor), next_cursor None on the last page."""
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
-    after_id = _decode(cursor) if cursor is not None else None
+    after_id = cursors.decode_id("audit", cursor) if cursor is not None else None
     rows = conn.execute(_query(f or AuditFilter(), after_id).limit(limit + 1)).all()
-    next_cursor = _encode(rows[limit - 1].id) if len(rows) > limit else None
+    next_cursor = cursors.encode("audit", rows[limit - 1].id) if len(rows) > limit else None
     return [entry_dict(r) for r in rows[:limit]], next_cursor
 
 

@@ -26,8 +26,6 @@ round, the calls it made), and counted in the metrics.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, func, insert, select, true, tuple_, update
 
 from config import Settings
-from wallet import clock
+from wallet import clock, cursors
 from wallet.people import audit
 from wallet.people.staff import Actor, require
 from wallet.ledger.models import iso, players, reversals, rounds, transactions
@@ -75,18 +73,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _encode(last: Row[Any]) -> str:
     """The cursor after `last`: its creation time (microseconds since 1970) and id, the list's order."""
-    micros = (last.created_at - _EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"round:{micros}|{last.id}".encode()).decode().rstrip("=")
+    return cursors.encode("round", f"{(last.created_at - _EPOCH) // timedelta(microseconds=1)}|{last.id}")
 
 
 def _decode(cursor: str) -> tuple[datetime, int]:
+    micros, _, pk = cursors.decode("round", cursor).partition("|")
+    if not micros.lstrip("-").isdigit():
+        raise Invalid("cursor is not valid")
     try:
-        prefix, _, value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii").partition(":")
-        micros, _, pk = value.partition("|")
-        if prefix != "round" or not pk.isdigit() or int(pk) >= 2**63 or not micros.lstrip("-").isdigit():
-            raise ValueError(cursor)
-        return _EPOCH + timedelta(microseconds=int(micros)), int(pk)
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
+        return _EPOCH + timedelta(microseconds=int(micros)), cursors.id_of(pk)
+    except (ValueError, OverflowError) as exc:
         raise Invalid("cursor is not valid") from exc
 
 
