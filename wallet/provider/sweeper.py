@@ -91,6 +91,7 @@ def _stale_select(older_than_hours: float, user_id: str | None, after: tuple[dat
     entry: the open unsettled rounds created before the cut-off come from their partial index by
     creation time (ix_rounds_open_created_at), walked in order from the oldest, so the rounds still
     in play are never read; the rest from each round's entries (round_pk, id)."""
+    cutoff = _cutoff(older_than_hours)  # one instant for both tests: a round is stale or not, never half
     last = (select(func.max(transactions.c.created_at).label("last_at"))
             .where(transactions.c.round_pk == rounds.c.id).lateral("last"))
     open_bets = (
@@ -114,8 +115,8 @@ def _stale_select(older_than_hours: float, user_id: str | None, after: tuple[dat
         )
         # A round created after the cutoff has entries after it too: skipped before its entries
         # are read (open rounds in play outnumber stale ones; bench/run.sh scale).
-        .where(rounds.c.status == "open", ~rounds.c.settled, rounds.c.created_at < _cutoff(older_than_hours),
-               open_bets.c.n > 0, last.c.last_at < _cutoff(older_than_hours))
+        .where(rounds.c.status == "open", ~rounds.c.settled, rounds.c.created_at < cutoff,
+               open_bets.c.n > 0, last.c.last_at < cutoff)
     )
     if user_id is not None:
         stmt = stmt.where(players.c.user_id == user_id)
