@@ -10,13 +10,11 @@ periods afresh, and that Check (which holds no lock) stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
-from tests.api.test_operator_controls import Clock, World, wallet_app
+# The fixtures of the operator-controls tests: the moved clock, a wallet in UTC and one in Auckland.
+from tests.api.test_operator_controls import Clock, World, app, auckland, now, wallet_app, world  # noqa: F401
 from tests.support import unique
 
 # The periods the table holds, one row each: (player_id, zone, period, span, sums).
@@ -43,18 +41,6 @@ _MISMATCHES = text(f"""
     WHERE (t.bets, t.wins, t.reversed) IS DISTINCT FROM (l.bets, l.wins, l.reversed)
 """)
 
-
-
-@pytest.fixture
-def now(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
-
-
-@pytest.fixture
-def auckland(database_url: str, now: Clock) -> Iterator[World]:
-    app = wallet_app(database_url, timezone="Pacific/Auckland")
-    yield World(app, now)
-    app.extensions["wallet.engine"].dispose()
 
 
 def _rows(database_url: str, sql: str) -> list[tuple]:
@@ -105,8 +91,8 @@ def test_the_totals_equal_the_ledger_after_mixed_traffic_across_periods(auckland
     w.clean()
 
 
-def test_deleting_the_totals_changes_no_decision(world_utc: World, database_url: str):
-    w = world_utc
+def test_deleting_the_totals_changes_no_decision(world: World, database_url: str):
+    w = world
     w.limits({"lossLimit": {"day": "20.00"}, "wagerLimit": {"week": "45.00"}})
     w.ok_bet("15.00", round_id="r-1")
     w.ok_bet("5.00", round_id="r-1")
@@ -119,13 +105,6 @@ def test_deleting_the_totals_changes_no_decision(world_utc: World, database_url:
     assert w.bet("5.01", round_id="r-4")["description"] == "Bet limit reached: loss limit of the day"
     assert _mismatches(database_url) == []
     w.clean()
-
-
-@pytest.fixture
-def world_utc(database_url: str, now: Clock) -> Iterator[World]:
-    app = wallet_app(database_url)
-    yield World(app, now)
-    app.extensions["wallet.engine"].dispose()
 
 
 def test_a_new_time_zone_computes_its_own_periods(database_url: str, now: Clock):
@@ -150,8 +129,8 @@ def test_a_new_time_zone_computes_its_own_periods(database_url: str, now: Clock)
     new_york.extensions["wallet.engine"].dispose()
 
 
-def test_check_holds_no_lock_and_stores_no_totals(world_utc: World, database_url: str):
-    w = world_utc
+def test_check_holds_no_lock_and_stores_no_totals(world: World, database_url: str):
+    w = world
     w.ok_bet("10.00", round_id="r-1")
     w.limits({"lossLimit": {"month": "10.00"}})
     assert w.call("Check")["error"] == 50  # computed from the ledger
@@ -160,8 +139,8 @@ def test_check_holds_no_lock_and_stores_no_totals(world_utc: World, database_url
     assert _rows(database_url, f"SELECT period, bets FROM ({_PERIODS}) p") == [("month", 1000)]
 
 
-def test_a_player_without_a_period_limit_has_no_totals(world_utc: World, database_url: str):
-    w = world_utc
+def test_a_player_without_a_period_limit_has_no_totals(world: World, database_url: str):
+    w = world
     w.limits({"maxBet": "50.00", "realityCheckMinutes": 60})
     w.ok_bet("10.00", round_id="r-1")
     assert w.call("Result", reference=unique("win"), roundId="r-1", gameId="game-1", amount="1.00")["error"] == 0
